@@ -1,0 +1,574 @@
+/**
+ * Configuration: one table of options, four sources merged in order
+ * (defaults < JSON config file < environment < flags), one zod schema.
+ *
+ * Names match the Node `openclaw-mcp` server so users can switch without
+ * edits. Every bad value becomes a {@linkcode ConfigError}: one line naming the
+ * variable or flag, what is wrong and how to fix it, never echoing a secret.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+/** The version printed by `--version` and reported by `/health`. */
+export const VERSION = "0.1.0";
+
+/** A bad option value, reported to the user as one line; exit code 2. */
+export class ConfigError extends Error {
+  /** Creates an error whose message is the whole line shown to the user. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Kind = "string" | "int" | "bool" | "list" | "json" | "url" | "enum";
+
+/** One option: where it comes from, its type and its help line. */
+export interface OptionSpec {
+  /** Key in the merged config and in a JSON config file. */
+  key: string;
+  /** Environment variable names, canonical first. */
+  env?: string[];
+  /** Long flag without dashes. */
+  flag?: string;
+  /** One-letter flag. */
+  short?: string;
+  /** How the text is read. */
+  kind: Kind;
+  /** Allowed values for `enum`. */
+  values?: string[];
+  /** Inclusive bounds for `int`. */
+  min?: number;
+  /** Inclusive bounds for `int`. */
+  max?: number;
+  /** Default as shown in help; the typed default lives in the schema. */
+  defaultText?: string;
+  /** Never echo the value. */
+  secret?: boolean;
+  /** For `bool` env values: anything other than a clear "false" counts as true. */
+  lenient?: boolean;
+  /** One line for `--help`. */
+  help: string;
+}
+
+/** Every option the bridge understands. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: "openclawUrl",
+    env: ["OPENCLAW_URL"],
+    flag: "openclaw-url",
+    short: "u",
+    kind: "url",
+    defaultText: "http://127.0.0.1:18789",
+    help: "OpenClaw gateway URL (single-instance mode)",
+  },
+  {
+    key: "gatewayToken",
+    env: ["OPENCLAW_GATEWAY_TOKEN"],
+    flag: "gateway-token",
+    kind: "string",
+    secret: true,
+    help: "Bearer token for the gateway (single-instance mode)",
+  },
+  {
+    key: "model",
+    env: ["OPENCLAW_MODEL"],
+    flag: "model",
+    short: "m",
+    kind: "string",
+    defaultText: "openclaw",
+    help: "Model name sent to the gateway",
+  },
+  {
+    key: "timeoutMs",
+    env: ["OPENCLAW_TIMEOUT_MS"],
+    flag: "timeout",
+    kind: "int",
+    min: 1,
+    max: 3_600_000,
+    defaultText: "120000",
+    help: "Gateway request timeout in milliseconds",
+  },
+  {
+    key: "instances",
+    env: ["OPENCLAW_INSTANCES"],
+    kind: "json",
+    help: 'JSON array of gateways: [{"name","url","token?","timeout?","default?","agent?"}]',
+  },
+  {
+    key: "transport",
+    env: ["MCP_TRANSPORT"],
+    flag: "transport",
+    short: "t",
+    kind: "enum",
+    values: ["stdio", "http", "sse"],
+    defaultText: "stdio",
+    help: "MCP transport: stdio, or http (Streamable HTTP at /mcp; sse is an alias)",
+  },
+  {
+    key: "port",
+    env: ["PORT"],
+    flag: "port",
+    short: "p",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    defaultText: "3000",
+    help: "HTTP port",
+  },
+  {
+    key: "host",
+    env: ["HOST"],
+    flag: "host",
+    kind: "string",
+    defaultText: "127.0.0.1",
+    help: "HTTP bind address",
+  },
+  {
+    key: "debug",
+    env: ["DEBUG"],
+    flag: "debug",
+    kind: "bool",
+    lenient: true,
+    defaultText: "false",
+    help: "Log debug events to stderr",
+  },
+  {
+    key: "authEnabled",
+    env: ["AUTH_ENABLED", "OAUTH_ENABLED"],
+    flag: "auth",
+    kind: "bool",
+    defaultText: "false",
+    help: "Require OAuth 2.1 on the HTTP transport",
+  },
+  {
+    key: "clientId",
+    env: ["MCP_CLIENT_ID"],
+    flag: "client-id",
+    kind: "string",
+    help: "Pre-registered OAuth client id",
+  },
+  {
+    key: "clientSecret",
+    env: ["MCP_CLIENT_SECRET"],
+    flag: "client-secret",
+    kind: "string",
+    secret: true,
+    help: "Pre-registered OAuth client secret (at least 32 characters)",
+  },
+  {
+    key: "issuerUrl",
+    env: ["MCP_ISSUER_URL"],
+    flag: "issuer-url",
+    kind: "url",
+    help: "Public base URL of this server (OAuth issuer)",
+  },
+  {
+    key: "redirectUris",
+    env: ["MCP_REDIRECT_URIS"],
+    flag: "redirect-uris",
+    kind: "list",
+    help: "Comma-separated OAuth redirect URIs for the pre-registered client",
+  },
+  {
+    key: "corsOrigins",
+    env: ["CORS_ORIGINS"],
+    kind: "list",
+    help: "Comma-separated CORS origins (off unless set)",
+  },
+  {
+    key: "trustProxy",
+    env: ["TRUST_PROXY"],
+    kind: "bool",
+    defaultText: "false",
+    help: "Trust X-Forwarded-For from a reverse proxy",
+  },
+  {
+    key: "kvPath",
+    env: ["OPENCLAW_KV_PATH"],
+    flag: "kv-path",
+    kind: "string",
+    defaultText: "$XDG_DATA_HOME/openclaw-mcp/tasks.kv",
+    help: "Deno KV file for tasks (or :memory:)",
+  },
+];
+
+const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const httpUrl = z.string().trim().refine((text) => {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && !url.username &&
+      !url.password;
+  } catch {
+    return false;
+  }
+}, "must be an http:// or https:// URL without credentials").transform((text) =>
+  text.replace(/\/+$/, "")
+);
+
+const instanceEntry = z.object({
+  name: z.string().regex(
+    INSTANCE_NAME,
+    "must be 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+  ),
+  url: httpUrl,
+  token: z.string().min(1, "must not be empty (leave it out for no token)").optional(),
+  timeout: z.number().int().min(1).max(3_600_000).optional(),
+  default: z.boolean().optional(),
+  agent: z.string().regex(AGENT_ID, "must be an OpenClaw agent id like 'main'").optional(),
+  model: z.string().min(1).optional(),
+  concurrency: z.number().int().min(1).max(256).optional(),
+}).strict();
+
+/** One OpenClaw gateway the bridge talks to. */
+export interface Instance {
+  /** Unique name, used in tool arguments. */
+  name: string;
+  /** Base URL without trailing slash. */
+  url: string;
+  /** Bearer token, if the gateway wants one. Never shown. */
+  token?: string;
+  /** Request timeout in milliseconds. */
+  timeoutMs: number;
+  /** The instance used when a tool call names none. */
+  isDefault: boolean;
+  /** Agent used when a call names none. */
+  agent?: string;
+  /** Model sent to the gateway. */
+  model: string;
+  /** Most tasks run at once on this instance (tasks issue). */
+  concurrency?: number;
+}
+
+/** The merged, validated configuration. */
+export interface Config {
+  /** `stdio` or `http` (`sse` is read as `http`). */
+  transport: "stdio" | "http";
+  /** Gateways, default first in list order as configured. */
+  instances: Instance[];
+  /** HTTP port. */
+  port: number;
+  /** HTTP bind address. */
+  host: string;
+  /** Debug logging. */
+  debug: boolean;
+  /** OAuth settings. */
+  auth: {
+    enabled: boolean;
+    clientId?: string;
+    clientSecret?: string;
+    issuerUrl?: string;
+    redirectUris: string[];
+  };
+  /** CORS origins; empty means CORS off. */
+  corsOrigins: string[];
+  /** Trust X-Forwarded-For. */
+  trustProxy: boolean;
+  /** Deno KV path, if set. */
+  kvPath?: string;
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help"; text: string }
+  | { kind: "version"; text: string }
+  | { kind: "run"; config: Config };
+
+/** Inputs to {@linkcode loadConfig}; all effects are passed in. */
+export interface ConfigSources {
+  /** Command-line arguments (without the program name). */
+  args: string[];
+  /** Environment variables. */
+  env: Record<string, string | undefined>;
+  /** Reads the `--config` file; default `Deno.readTextFileSync`. */
+  readFile?: (path: string) => string;
+}
+
+type Raw = Record<string, unknown>;
+type Origins = Record<string, string>;
+
+function describe(spec: OptionSpec, origin: string, value: unknown): string {
+  if (spec.secret) return `${origin} (value hidden)`;
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const shown = text.length > 60 ? text.slice(0, 57) + "..." : text;
+  return `${origin}=${JSON.stringify(shown)}`;
+}
+
+function coerce(spec: OptionSpec, origin: string, text: string): unknown {
+  const fail = (problem: string, fix: string): never => {
+    throw new ConfigError(`${describe(spec, origin, text)}: ${problem}; ${fix}`);
+  };
+  switch (spec.kind) {
+    case "string":
+      return text;
+    case "url": {
+      const parsed = httpUrl.safeParse(text);
+      if (!parsed.success) fail("not a valid URL", "use a form like http://127.0.0.1:18789");
+      return parsed.data;
+    }
+    case "int": {
+      if (!/^-?\d+$/.test(text.trim())) {
+        fail("not a whole number", `use digits only, e.g. ${spec.defaultText ?? "1"}`);
+      }
+      const n = Number(text);
+      if (n < (spec.min ?? -Infinity) || n > (spec.max ?? Infinity)) {
+        fail("out of range", `use a number from ${spec.min} to ${spec.max}`);
+      }
+      return n;
+    }
+    case "bool": {
+      const t = text.trim().toLowerCase();
+      if (["true", "1", "yes", "on"].includes(t)) return true;
+      if (["false", "0", "no", "off", ""].includes(t)) return false;
+      if (spec.lenient) return true;
+      return fail("not a boolean", "use true or false");
+    }
+    case "list":
+      return text.split(",").map((s) => s.trim()).filter(Boolean);
+    case "enum":
+      if (!spec.values?.includes(text)) {
+        fail("not an allowed value", `use one of ${spec.values?.join(", ")}`);
+      }
+      return text;
+    case "json":
+      try {
+        return JSON.parse(text);
+      } catch {
+        return fail("not valid JSON", "check quotes and brackets (it must be a JSON array)");
+      }
+  }
+}
+
+function fromFile(path: string, read: (path: string) => string, raw: Raw, origins: Origins) {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "file not found" : "cannot be read";
+    throw new ConfigError(`--config ${JSON.stringify(path)}: ${why}; check the path`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ConfigError(
+      `--config ${JSON.stringify(path)}: not valid JSON; fix the file's syntax`,
+    );
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError(`--config ${JSON.stringify(path)}: must hold a JSON object`);
+  }
+  for (const [key, value] of Object.entries(data)) {
+    const spec = OPTIONS.find((o) => o.key === key);
+    if (!spec) {
+      const known = OPTIONS.map((o) => o.key).join(", ");
+      throw new ConfigError(
+        `--config ${JSON.stringify(path)}: unknown key ${
+          JSON.stringify(key)
+        }; known keys: ${known}`,
+      );
+    }
+    const origin = `config file key "${key}"`;
+    // Values in the file may be typed JSON already, or strings like env values.
+    raw[key] = typeof value === "string" && spec.kind !== "string"
+      ? coerce(spec, origin, value)
+      : checkFileValue(spec, origin, value);
+    origins[key] = origin;
+  }
+}
+
+function checkFileValue(spec: OptionSpec, origin: string, value: unknown): unknown {
+  const expected: Record<Kind, string> = {
+    string: "string",
+    url: "string",
+    enum: "string",
+    int: "number",
+    bool: "boolean",
+    list: "object",
+    json: "object",
+  };
+  if (typeof value !== expected[spec.kind] || (spec.kind === "list" && !Array.isArray(value))) {
+    throw new ConfigError(
+      `${describe(spec, origin, value)}: wrong type; use a ${
+        spec.kind === "list" ? "JSON array of strings" : expected[spec.kind]
+      }`,
+    );
+  }
+  if (spec.kind === "int") return coerce(spec, origin, String(value));
+  return value;
+}
+
+function parseFlags(args: string[]) {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "V" },
+  };
+  for (const spec of OPTIONS) {
+    if (!spec.flag) continue;
+    options[spec.flag] = { type: spec.kind === "bool" ? "boolean" : "string" };
+    if (spec.short) options[spec.flag].short = spec.short;
+  }
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new ConfigError(`${message}; run with --help to see every option`);
+  }
+}
+
+function resolveInstances(raw: Raw, origins: Origins): Instance[] {
+  const timeoutMs = (raw.timeoutMs as number | undefined) ?? 120_000;
+  const model = (raw.model as string | undefined) ?? "openclaw";
+  if (raw.instances === undefined) {
+    return [{
+      name: "default",
+      url: (raw.openclawUrl as string | undefined) ?? "http://127.0.0.1:18789",
+      token: (raw.gatewayToken as string | undefined) || undefined,
+      timeoutMs,
+      isDefault: true,
+      model,
+    }];
+  }
+  const origin = origins.instances ?? "OPENCLAW_INSTANCES";
+  const list = z.array(instanceEntry).min(1, "must list at least one instance").safeParse(
+    raw.instances,
+  );
+  if (!list.success) {
+    const issue = list.error.issues[0];
+    const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join(
+      "",
+    );
+    const fix = issue.path.includes("token")
+      ? "tokens are never shown; check the token's type"
+      : 'expected [{"name":"prod","url":"http://127.0.0.1:18789"}]';
+    throw new ConfigError(`${origin}${path}: ${issue.message}; ${fix}`);
+  }
+  const seen = new Set<string>();
+  for (const entry of list.data) {
+    if (seen.has(entry.name)) {
+      throw new ConfigError(
+        `${origin}: instance name "${entry.name}" is used twice; give each instance its own name`,
+      );
+    }
+    seen.add(entry.name);
+  }
+  const marked = list.data.filter((e) => e.default);
+  if (marked.length > 1) {
+    throw new ConfigError(
+      `${origin}: ${marked.length} instances are marked default (${
+        marked.map((e) => e.name).join(", ")
+      }); mark exactly one`,
+    );
+  }
+  const defaultName = marked[0]?.name ?? list.data[0].name;
+  return list.data.map((e) => ({
+    name: e.name,
+    url: e.url,
+    token: e.token,
+    timeoutMs: e.timeout ?? timeoutMs,
+    isDefault: e.name === defaultName,
+    agent: e.agent,
+    model: e.model ?? model,
+    concurrency: e.concurrency,
+  }));
+}
+
+/**
+ * Reads every source and returns what the command line asks for.
+ *
+ * @throws {ConfigError} for any bad value, with a one-line message.
+ * @example
+ * ```ts
+ * const command = loadConfig({ args: ["--timeout", "5000"], env: {} });
+ * if (command.kind === "run") console.log(command.config.instances[0].timeoutMs);
+ * ```
+ */
+export function loadConfig(sources: ConfigSources): Command {
+  const flags = parseFlags(sources.args);
+  if (flags.help) return { kind: "help", text: helpText() };
+  if (flags.version) return { kind: "version", text: `openclaw-mcp ${VERSION}` };
+
+  const raw: Raw = {};
+  const origins: Origins = {};
+  if (typeof flags.config === "string") {
+    fromFile(flags.config, sources.readFile ?? Deno.readTextFileSync, raw, origins);
+  }
+  for (const spec of OPTIONS) {
+    for (const name of [...(spec.env ?? [])].reverse()) {
+      const text = sources.env[name];
+      if (text === undefined || (text === "" && spec.kind !== "string")) continue;
+      raw[spec.key] = coerce(spec, name, text);
+      origins[spec.key] = name;
+    }
+  }
+  for (const spec of OPTIONS) {
+    const value = spec.flag ? flags[spec.flag] : undefined;
+    if (value === undefined) continue;
+    const origin = `--${spec.flag}`;
+    raw[spec.key] = typeof value === "boolean" ? value : coerce(spec, origin, value);
+    origins[spec.key] = origin;
+  }
+
+  const transport = (raw.transport as string | undefined) ?? "stdio";
+  const config: Config = {
+    transport: transport === "stdio" ? "stdio" : "http",
+    instances: resolveInstances(raw, origins),
+    port: (raw.port as number | undefined) ?? 3000,
+    host: (raw.host as string | undefined) ?? "127.0.0.1",
+    debug: (raw.debug as boolean | undefined) ?? false,
+    auth: {
+      enabled: (raw.authEnabled as boolean | undefined) ?? false,
+      clientId: raw.clientId as string | undefined,
+      clientSecret: raw.clientSecret as string | undefined,
+      issuerUrl: raw.issuerUrl as string | undefined,
+      redirectUris: (raw.redirectUris as string[] | undefined) ?? [],
+    },
+    corsOrigins: (raw.corsOrigins as string[] | undefined) ?? [],
+    trustProxy: (raw.trustProxy as boolean | undefined) ?? false,
+    kvPath: raw.kvPath as string | undefined,
+  };
+  return { kind: "run", config };
+}
+
+/** The `--help` text: every option with its flag, env name and default. */
+export function helpText(): string {
+  const lines = [
+    `openclaw-mcp ${VERSION}: MCP server bridging MCP clients to OpenClaw gateways`,
+    "",
+    "Usage: openclaw-mcp [options]",
+    "",
+    "Options (flags win over env, env over --config file, file over defaults):",
+  ];
+  const rows: [string, string][] = [
+    ["-h, --help", "Show this help and exit"],
+    ["-V, --version", "Print the version and exit"],
+    ["--config FILE", "JSON file with any option below, keyed by its config key"],
+  ];
+  for (const spec of OPTIONS) {
+    const flag = spec.flag
+      ? `${spec.short ? `-${spec.short}, ` : ""}--${spec.flag}${
+        spec.kind === "bool" ? "" : " VALUE"
+      }`
+      : "(env only)";
+    const env = spec.env ? ` [env ${spec.env.join(", ")}]` : "";
+    const def = spec.defaultText ? ` (default: ${spec.defaultText})` : "";
+    rows.push([flag, `${spec.help}${env}${def}; config key "${spec.key}"`]);
+  }
+  const width = Math.max(...rows.map(([a]) => a.length)) + 2;
+  for (const [a, b] of rows) lines.push(`  ${a.padEnd(width)}${b}`);
+  return lines.join("\n");
+}
+
+/** The config with secrets removed, safe for logs and status output. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    instances: config.instances.map(({ token, ...rest }) => ({ ...rest, hasToken: !!token })),
+    auth: { ...config.auth, clientSecret: config.auth.clientSecret ? "[redacted]" : undefined },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * MCP over stdin/stdout with Deno streams.
+ *
+ * The SDK's stdio transport never notices end of input, so a client that
+ * closes stdin would leave the process running; this one closes on EOF.
+ * A line that is not JSON-RPC gets a JSON-RPC error reply instead of being
+ * silently dropped.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/shared/transport"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+
+/** Longest accepted line; longer input is discarded up to the next newline. */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+/** A JSON-RPC error with a null id, for input that could not be read as a request. */
+function protocolError(code: number, message: string): JSONRPCMessage {
+  return { jsonrpc: "2.0", id: null, error: { code, message } } as unknown as JSONRPCMessage;
+}
+
+/** Newline-delimited JSON-RPC over byte streams (stdin/stdout by default). */
+export class StdioTransport implements Transport {
+  /** Set by the protocol layer. */
+  onmessage?: (message: JSONRPCMessage) => void;
+  /** Set by the protocol layer. */
+  onclose?: () => void;
+  /** Set by the protocol layer. */
+  onerror?: (error: Error) => void;
+  /**
+   * Called once when input ends; default closes at once. The owner can
+   * cancel work, {@linkcode StdioTransport.drain} the replies, then close.
+   */
+  onInputEnd?: () => void | Promise<void>;
+
+  #input: ReadableStream<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #encoder = new TextEncoder();
+  #closed = false;
+  #reader?: ReadableStreamDefaultReader<string>;
+  #unanswered = new Set<string | number>();
+  #drained?: () => void;
+
+  /** Reads `input`, writes `output`; default the process's stdin and stdout. */
+  constructor(
+    input: ReadableStream<Uint8Array> = Deno.stdin.readable,
+    output: WritableStream<Uint8Array> = Deno.stdout.writable,
+  ) {
+    this.#input = input;
+    this.#writer = output.getWriter();
+  }
+
+  /** Starts reading; resolves at once, input is read in the background. */
+  start(): Promise<void> {
+    this.#reader = this.#input.pipeThrough(new TextDecoderStream()).getReader();
+    this.#readLoop().catch((error) => this.onerror?.(error as Error));
+    return Promise.resolve();
+  }
+
+  async #readLoop(): Promise<void> {
+    let buffer = "";
+    let discarding = false;
+    try {
+      while (true) {
+        const { done, value } = await this.#reader!.read();
+        if (done) break;
+        buffer += value;
+        let newline: number;
+        while ((newline = buffer.indexOf("\n")) !== -1) {
+          const line = buffer.slice(0, newline).replace(/\r$/, "");
+          buffer = buffer.slice(newline + 1);
+          if (discarding) {
+            discarding = false;
+            continue;
+          }
+          this.#handleLine(line);
+        }
+        if (buffer.length > MAX_LINE_BYTES) {
+          buffer = "";
+          if (!discarding) await this.send(protocolError(-32600, "Message too large"));
+          discarding = true;
+        }
+      }
+    } catch (error) {
+      if (!this.#closed) this.onerror?.(error as Error);
+    }
+    if (this.onInputEnd) await this.onInputEnd();
+    else await this.close();
+  }
+
+  /** Resolves when every request read so far has its reply, or after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.#unanswered.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#drained = done;
+    });
+  }
+
+  #handleLine(line: string): void {
+    if (line.trim() === "") return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      this.send(protocolError(-32700, "Parse error: the line is not JSON")).catch(() => {});
+      return;
+    }
+    const parsed = JSONRPCMessageSchema.safeParse(json);
+    if (!parsed.success) {
+      const id = (json as { id?: unknown })?.id;
+      const reply = {
+        jsonrpc: "2.0",
+        id: typeof id === "string" || typeof id === "number" ? id : null,
+        error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+      };
+      this.send(reply as unknown as JSONRPCMessage).catch(() => {});
+      return;
+    }
+    const message = parsed.data;
+    if ("method" in message && "id" in message) this.#unanswered.add(message.id);
+    this.onmessage?.(message);
+  }
+
+  /** Writes one message as a line. */
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) return;
+    await this.#writer.write(this.#encoder.encode(JSON.stringify(message) + "\n"));
+    if (("result" in message || "error" in message) && "id" in message) {
+      this.#unanswered.delete(message.id as string | number);
+      if (this.#unanswered.size === 0) this.#drained?.();
+    }
+  }
+
+  /** Stops reading and reports closure once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#reader?.cancel().catch(() => {});
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * `openclaw_chat`: send a message to an OpenClaw agent and wait for the reply,
+ * streaming progress notifications while the gateway streams.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { GatewayRegistry } from "../gateway/registry.ts";
+import { chatArgs } from "./args.ts";
+import { defineTool, type Tool } from "./tool.ts";
+
+/** Progress notifications are sent at most this often. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** The structured result of a chat turn. */
+export const chatResult = z.object({
+  reply: z.string().describe("The agent's reply"),
+  instance: z.string(),
+  session_id: z.string().nullable(),
+  model: z.string(),
+  usage: z.object({
+    prompt_tokens: z.number().optional(),
+    completion_tokens: z.number().optional(),
+    total_tokens: z.number().optional(),
+  }).nullable(),
+  finish_reason: z.string().nullable(),
+});
+
+/**
+ * Calls `send` with the latest value at most once per `intervalMs`, keeping
+ * the last value for a trailing call; `stop()` drops anything pending.
+ */
+export function throttle<T>(
+  intervalMs: number,
+  send: (value: T) => void,
+): { push(value: T): void; stop(): void } {
+  let last = -Infinity;
+  let pending: T | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (pending === undefined) return;
+    last = performance.now();
+    const value = pending;
+    pending = undefined;
+    send(value);
+  };
+  return {
+    push(value) {
+      pending = value;
+      const wait = last + intervalMs - performance.now();
+      if (wait <= 0) flush();
+      else timer ??= setTimeout(flush, wait);
+    },
+    stop() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      pending = undefined;
+    },
+  };
+}
+
+/** Creates the `openclaw_chat` tool. */
+export function chatTool(gateways: GatewayRegistry): Tool {
+  return defineTool({
+    name: "openclaw_chat",
+    title: "Chat with OpenClaw",
+    description:
+      "Send a message to an OpenClaw agent and return its reply. Reuse session_id to continue a conversation. For jobs that may take longer than a minute, use openclaw_chat_async.",
+    input: z.object(chatArgs).strict(),
+    output: chatResult,
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+    async run(args, context) {
+      const client = gateways.get(args.instance);
+      const progress = throttle<string>(
+        PROGRESS_INTERVAL_MS,
+        (text) => context.progress(text.length, text),
+      );
+      try {
+        const result = await client.chat({
+          message: args.message,
+          sessionId: args.session_id,
+          agent: args.agent,
+          signal: context.signal,
+          onDelta: (_delta, text) => progress.push(text),
+        });
+        return {
+          structured: {
+            reply: result.reply,
+            instance: client.instance.name,
+            session_id: args.session_id ?? null,
+            model: result.model,
+            usage: result.usage ?? null,
+            finish_reason: result.finishReason,
+          },
+          text: result.reply,
+        };
+      } finally {
+        progress.stop();
+      }
+    },
+  });
+}
