@@ -80,7 +80,9 @@ export function argumentError(tool: Tool, error: z.ZodError): BridgeError {
         issue.keys.map((k) => JSON.stringify(k)).join(", ")
       }`;
     }
-    if (issue.code === "invalid_type" && issue.input === undefined) return `${field} is required`;
+    if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
+      return `${field} is required`;
+    }
     if (issue.code === "invalid_type") return `${field}: expected ${issue.expected}`;
     return issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`;
   });

@@ -1,0 +1,102 @@
+/**
+ * Spawns the real server (`main.ts`) and connects the MCP SDK client to it.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/stdio"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+/** Absolute path of the entry point under test. */
+export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Flags every spawned server runs with. */
+export const DENO_RUN = ["run", "-A", "--quiet", MAIN];
+
+/** A connected client and its server process. */
+export interface StdioSession {
+  /** The SDK client. */
+  client: Client;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  /** Closes the client (and so the server's stdin). */
+  close(): Promise<void>;
+  /** The server's pid. */
+  pid: number | null;
+}
+
+/** Options for {@linkcode connectStdio}. */
+export interface SpawnOptions {
+  /** Extra command-line arguments. */
+  args?: string[];
+  /** Environment for the server (on top of a minimal default set). */
+  env?: Record<string, string>;
+}
+
+/** Spawns `main.ts` over stdio and completes the MCP handshake. */
+export async function connectStdio(options: SpawnOptions = {}): Promise<StdioSession> {
+  const transport = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: [...DENO_RUN, ...(options.args ?? [])],
+    env: { ...baseEnv(), ...(options.env ?? {}) },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Uint8Array) => {
+    stderr += new TextDecoder().decode(chunk);
+  });
+  const client = new Client({ name: "openclaw-mcp-tests", version: "0.0.0" });
+  await client.connect(transport);
+  return {
+    client,
+    stderr: () => stderr,
+    close: () => client.close(),
+    pid: transport.pid,
+  };
+}
+
+/** Env that points the server at one gateway. */
+export function gatewayEnv(url: string, token = "test-token"): Record<string, string> {
+  return { OPENCLAW_URL: url, OPENCLAW_GATEWAY_TOKEN: token };
+}
+
+/** Runs `main.ts` to completion with the given args, env and stdin. */
+export async function runMain(
+  args: string[],
+  options: {
+    env?: Record<string, string>;
+    stdin?: string;
+    cwd?: string;
+    /** Awaited after writing stdin and before closing it. */
+    beforeEof?: () => Promise<void>;
+  } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...DENO_RUN, ...args],
+    env: { ...baseEnv(), ...(options.env ?? {}) },
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  if (options.stdin) await writer.write(new TextEncoder().encode(options.stdin));
+  const output = child.output();
+  await options.beforeEof?.();
+  await writer.close();
+  const out = await output;
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+/** The minimal environment a spawned server needs (Deno's cache, PATH), nothing of ours. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

@@ -1,0 +1,299 @@
+/**
+ * A test double of the OpenClaw gateway: a real HTTP server on 127.0.0.1
+ * (port 0) speaking the OpenAI-compatible API, streaming and not, that
+ * records every request and can be switched into fault modes.
+ *
+ * The reply to a message is `echo: <message>`, streamed word by word.
+ *
+ * @module
+ */
+
+/** How the gateway misbehaves; `none` answers normally. */
+export type Fault =
+  | { kind: "none" }
+  | { kind: "delay"; ms: number }
+  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "garbage" }
+  | { kind: "huge"; bytes: number }
+  | { kind: "reset"; afterChunks: number }
+  | { kind: "sse_error" }
+  | { kind: "json" }
+  | { kind: "hang" };
+
+/** One request as the gateway saw it. */
+export interface RecordedRequest {
+  /** HTTP method. */
+  method: string;
+  /** URL path. */
+  path: string;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string>;
+  /** Parsed JSON body, or null. */
+  body: Record<string, unknown> | null;
+  /** The client went away before the response was complete. */
+  aborted: boolean;
+  /** The response was sent completely. */
+  finished: boolean;
+  /** When the request arrived (performance.now()). */
+  at: number;
+}
+
+/** Options for {@linkcode TestGateway.start}. */
+export interface TestGatewayOptions {
+  /** Bearer token required; null for none. Default `test-token`. */
+  token?: string | null;
+  /** Delay between streamed chunks. Default 0. */
+  chunkDelayMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+function errorResponse(status: number, message: string, type: string, headers = {}): Response {
+  return Response.json({ error: { message, type } }, { status, headers });
+}
+
+/** The running test gateway. */
+export class TestGateway {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Token the gateway accepts (null: no auth). */
+  token: string | null;
+  /** Current fault mode. */
+  fault: Fault = { kind: "none" };
+  /** Delay between streamed chunks. */
+  chunkDelayMs: number;
+  /** Every request, in arrival order. */
+  readonly requests: RecordedRequest[] = [];
+  /** Agents listed by /v1/models. */
+  agents = ["main", "coder"];
+  #server: Deno.HttpServer;
+  #waiters: (() => void)[] = [];
+
+  private constructor(server: Deno.HttpServer, url: string, options: TestGatewayOptions) {
+    this.#server = server;
+    this.url = url;
+    this.token = options.token === undefined ? "test-token" : options.token;
+    this.chunkDelayMs = options.chunkDelayMs ?? 0;
+  }
+
+  /** Starts a gateway on a free loopback port. */
+  static start(options: TestGatewayOptions = {}): Promise<TestGateway> {
+    let gateway: TestGateway;
+    return new Promise((resolve) => {
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen: () => {},
+      }, (request) => gateway.#handle(request));
+      const addr = server.addr as Deno.NetAddr;
+      gateway = new TestGateway(server, `http://127.0.0.1:${addr.port}`, options);
+      resolve(gateway);
+    });
+  }
+
+  /** Chat requests only. */
+  get chats(): RecordedRequest[] {
+    return this.requests.filter((r) => r.path === "/v1/chat/completions");
+  }
+
+  /** Resolves when a recorded request satisfies `predicate` (polls, bounded). */
+  async waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!predicate()) {
+      if (performance.now() > deadline) throw new Error("TestGateway.waitFor timed out");
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 20);
+      });
+    }
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters.splice(0);
+    for (const wake of waiters) wake();
+  }
+
+  /** Stops the server, dropping open connections. */
+  async close(): Promise<void> {
+    await this.#server.shutdown().catch(() => {});
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const record: RecordedRequest = {
+      method: request.method,
+      path: url.pathname,
+      headers: Object.fromEntries(request.headers),
+      body: null,
+      aborted: false,
+      finished: false,
+      at: performance.now(),
+    };
+    if (request.method === "POST") {
+      try {
+        record.body = JSON.parse(await request.text());
+      } catch {
+        record.body = null;
+      }
+    }
+    this.requests.push(record);
+    request.signal.addEventListener("abort", () => {
+      if (!record.finished) record.aborted = true;
+      this.#notify();
+    });
+    this.#notify();
+    try {
+      return await this.#route(request, url, record);
+    } catch {
+      // The client went away during a delay; nobody reads this response.
+      return new Response(null, { status: 499 });
+    }
+  }
+
+  async #route(request: Request, url: URL, record: RecordedRequest): Promise<Response> {
+    if (this.token !== null && request.headers.get("authorization") !== `Bearer ${this.token}`) {
+      return errorResponse(401, "Unauthorized", "unauthorized");
+    }
+    const fault = this.fault;
+    if (fault.kind === "delay") await sleep(fault.ms, request.signal);
+    if (fault.kind === "status") {
+      const headers = fault.retryAfter ? { "retry-after": fault.retryAfter } : {};
+      return errorResponse(fault.status, `test fault ${fault.status}`, "test_fault", headers);
+    }
+    if (url.pathname === "/v1/models" && request.method === "GET") {
+      record.finished = true;
+      return Response.json({
+        object: "list",
+        data: ["openclaw", "openclaw/default", ...this.agents.map((a) => `openclaw/${a}`)].map((
+          id,
+        ) => ({ id, object: "model", owned_by: "openclaw" })),
+      });
+    }
+    if (url.pathname === "/health") return Response.json({ ok: true, status: "live" });
+    if (url.pathname !== "/v1/chat/completions" || request.method !== "POST") {
+      return errorResponse(404, "Not Found", "not_found");
+    }
+    const body = record.body;
+    const messages = Array.isArray(body?.messages) ? body.messages : [];
+    const user = messages.findLast((m: { role?: string }) => m?.role === "user") as
+      | { content?: unknown }
+      | undefined;
+    if (!body || typeof user?.content !== "string") {
+      return errorResponse(400, "Missing user message in `messages`.", "invalid_request_error");
+    }
+    const reply = `echo: ${user.content}`;
+    const model = typeof body.model === "string" ? body.model : "openclaw";
+    if (fault.kind === "garbage") {
+      record.finished = true;
+      return new Response("this is {not json", { headers: { "content-type": "application/json" } });
+    }
+    if (fault.kind === "huge") {
+      record.finished = true;
+      const filler = "x".repeat(fault.bytes);
+      return new Response(
+        `{"choices":[{"message":{"role":"assistant","content":"${filler}"}}]}`,
+        { headers: { "content-type": "application/json" } },
+      );
+    }
+    if (body.stream !== true || fault.kind === "json") {
+      record.finished = true;
+      return Response.json({
+        id: "chatcmpl-test",
+        object: "chat.completion",
+        model,
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: reply },
+          finish_reason: "stop",
+        }],
+        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      });
+    }
+    return this.#stream(request, record, reply, model, fault);
+  }
+
+  #stream(
+    request: Request,
+    record: RecordedRequest,
+    reply: string,
+    model: string,
+    fault: Fault,
+  ): Response {
+    const words = reply.match(/\S+\s*/g) ?? [reply];
+    const delay = this.chunkDelayMs;
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+      encoder.encode(
+        `data: ${
+          JSON.stringify({
+            id: "chatcmpl-test",
+            object: "chat.completion.chunk",
+            model,
+            choices: [{ index: 0, delta, finish_reason: finish }],
+          })
+        }\n\n`,
+      );
+    const stream = new ReadableStream<Uint8Array>({
+      start: async (controller) => {
+        try {
+          controller.enqueue(chunk({ role: "assistant" }));
+          if (fault.kind === "sse_error") {
+            controller.enqueue(
+              encoder.encode(
+                `data: ${
+                  JSON.stringify({ error: { message: "provider down", type: "api_error" } })
+                }\n\n`,
+              ),
+            );
+            controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+            record.finished = true;
+            controller.close();
+            return;
+          }
+          let sent = 0;
+          for (const word of words) {
+            if (fault.kind === "reset" && sent === fault.afterChunks) {
+              controller.error(new Error("test fault: reset"));
+              return;
+            }
+            if (delay > 0) await sleep(delay, request.signal);
+            controller.enqueue(chunk({ content: word }));
+            sent++;
+          }
+          if (fault.kind === "hang") {
+            await sleep(3_600_000, request.signal);
+          }
+          controller.enqueue(chunk({}, "stop"));
+          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+          record.finished = true;
+          this.#notify();
+          controller.close();
+        } catch {
+          // The client went away mid-stream; the abort listener recorded it.
+        }
+      },
+      cancel: () => {
+        if (!record.finished) record.aborted = true;
+        this.#notify();
+      },
+    });
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
+  }
+}
+
+/** Sleeps, or throws when `signal` aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error("aborted"));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    function onAbort() {
+      clearTimeout(timer);
+      reject(new Error("aborted"));
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
