@@ -416,7 +416,8 @@ function parseFlags(args: string[]) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const message = (error instanceof Error ? error.message.split("\n")[0] : String(error))
+      .replace(/\.$/, "");
     throw new ConfigError(`${message}; run with --help to see every option`);
   }
 }

@@ -23,9 +23,9 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== undefined && item !== null && item !== ""
-      ? REDACTED
-      : redact(item, depth + 1);
+    const secret = SECRET_KEY.test(key) && item !== undefined && item !== null &&
+      item !== "" && typeof item !== "boolean";
+    out[key] = secret ? REDACTED : redact(item, depth + 1);
   }
   return out;
 }
