@@ -13,22 +13,28 @@ import { createLogger } from "./src/log.ts";
 import { GatewayRegistry } from "./src/gateway/registry.ts";
 import { createServer } from "./src/server.ts";
 import { StdioTransport } from "./src/stdio.ts";
+import { defaultKvPath, openTaskKv } from "./src/tasks/kv.ts";
+import { TaskRunner } from "./src/tasks/runner.ts";
+import { TaskStore } from "./src/tasks/store.ts";
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  const env = Deno.env.toObject();
   let command;
+  let kv: Deno.Kv;
   try {
-    command = loadConfig({ args, env: Deno.env.toObject() });
+    command = loadConfig({ args, env });
+    if (command.kind !== "run") {
+      console.log(command.text);
+      return 0;
+    }
+    kv = await openTaskKv(command.config.kvPath ?? defaultKvPath(env));
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`openclaw-mcp: ${error.message}`);
       return 2;
     }
     throw error;
-  }
-  if (command.kind !== "run") {
-    console.log(command.text);
-    return 0;
   }
   const config = command.config;
   const log = createLogger({ level: config.debug ? "debug" : "info" });
@@ -38,12 +44,31 @@ export async function main(args: string[]): Promise<number> {
     console.error(
       "openclaw-mcp: the HTTP transport is not available in this version yet; use --transport stdio",
     );
+    kv.close();
     return 2;
   }
 
   const shutdown = new AbortController();
   const gateways = new GatewayRegistry(config.instances);
-  const server = createServer({ gateways, log, shutdown: shutdown.signal, owner: "local" });
+  const store = new TaskStore(kv, { ttlMs: config.tasks.ttlMs });
+  const runner = new TaskRunner({
+    store,
+    gateways,
+    log,
+    concurrency: config.tasks.concurrency,
+    leaseMs: config.tasks.leaseMs,
+    instanceConcurrency: Object.fromEntries(
+      config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),
+    ),
+  });
+  runner.start();
+  const server = createServer({
+    gateways,
+    log,
+    shutdown: shutdown.signal,
+    owner: "local",
+    tasks: { store, runner, ttlMs: config.tasks.ttlMs },
+  });
   const transport = new StdioTransport();
   // The client closed stdin: cancel work in flight, let the replies that
   // are owed go out (bounded), then close.
@@ -75,6 +100,9 @@ export async function main(args: string[]): Promise<number> {
   log.info("started", { transport: "stdio", instances: config.instances.length });
   await closed;
   shutdown.abort();
+  // Running tasks go back to the queue for the next process on this KV.
+  await runner.stop();
+  kv.close();
   log.info("stopped", { transport: "stdio" });
   return 0;
 }

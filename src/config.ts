@@ -186,6 +186,34 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Trust X-Forwarded-For from a reverse proxy",
   },
   {
+    key: "taskConcurrency",
+    env: ["OPENCLAW_TASK_CONCURRENCY"],
+    flag: "task-concurrency",
+    kind: "int",
+    min: 1,
+    max: 256,
+    defaultText: "4",
+    help: "Most async tasks running at once in this process",
+  },
+  {
+    key: "taskTtlMs",
+    env: ["OPENCLAW_TASK_TTL_MS"],
+    kind: "int",
+    min: 1_000,
+    max: 365 * 24 * 3_600_000,
+    defaultText: "86400000",
+    help: "How long finished tasks are kept, in milliseconds",
+  },
+  {
+    key: "taskLeaseMs",
+    env: ["OPENCLAW_TASK_LEASE_MS"],
+    kind: "int",
+    min: 300,
+    max: 3_600_000,
+    defaultText: "30000",
+    help: "Lease of a running task; a task whose runner died is recovered after this",
+  },
+  {
     key: "kvPath",
     env: ["OPENCLAW_KV_PATH"],
     flag: "kv-path",
@@ -270,6 +298,8 @@ export interface Config {
   trustProxy: boolean;
   /** Deno KV path, if set. */
   kvPath?: string;
+  /** Async task settings. */
+  tasks: { concurrency: number; ttlMs: number; leaseMs: number };
 }
 
 /** What the command line asks for. */
@@ -532,6 +562,11 @@ export function loadConfig(sources: ConfigSources): Command {
     corsOrigins: (raw.corsOrigins as string[] | undefined) ?? [],
     trustProxy: (raw.trustProxy as boolean | undefined) ?? false,
     kvPath: raw.kvPath as string | undefined,
+    tasks: {
+      concurrency: (raw.taskConcurrency as number | undefined) ?? 4,
+      ttlMs: (raw.taskTtlMs as number | undefined) ?? 86_400_000,
+      leaseMs: (raw.taskLeaseMs as number | undefined) ?? 30_000,
+    },
   };
   return { kind: "run", config };
 }

@@ -19,6 +19,9 @@ export type ErrorCode =
   | "gateway_bad_reply"
   | "gateway_disconnected"
   | "cancelled"
+  | "task_not_found"
+  | "task_finished"
+  | "storage_unavailable"
   | "internal";
 
 /** An error that is safe to show to the user: no stack, no secret. */

@@ -26,8 +26,12 @@ import { VERSION } from "./config.ts";
 import { BridgeError, toBridgeError } from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
 import type { Logger } from "./log.ts";
+import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
+import type { TaskRunner } from "./tasks/runner.ts";
+import type { TaskRecord, TaskStore } from "./tasks/store.ts";
 import { chatTool } from "./tools/chat.ts";
 import { instancesTool, statusTool } from "./tools/status.ts";
+import { taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
 /** Everything the server needs; effects are passed in. */
@@ -40,9 +44,12 @@ export interface ServerDeps {
   shutdown?: AbortSignal;
   /** Owner of work started through this server (local user on stdio). */
   owner?: string;
-  /** Extra tools (the task tools) registered beside the core ones. */
-  extraTools?: Tool[];
+  /** The durable task store and its runner; without them only the sync tools exist. */
+  tasks?: { store: TaskStore; runner: TaskRunner; ttlMs: number };
 }
+
+/** The tool whose calls may be task-augmented (MCP-native tasks). */
+const TASK_TOOL = "openclaw_chat";
 
 /** Converts a zod schema to the JSON Schema draft the SDK client validates with. */
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
@@ -53,9 +60,10 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, u
   return rest;
 }
 
-function describeTool(tool: Tool): McpTool {
+function describeTool(tool: Tool, taskSupport: boolean): McpTool {
   const success = jsonSchema(tool.output, "output");
   return {
+    ...(taskSupport ? { execution: { taskSupport: "optional" as const } } : {}),
     name: tool.name,
     title: tool.title,
     description: tool.description,
@@ -104,6 +112,26 @@ export function errorResult(error: BridgeError): CallToolResult {
   };
 }
 
+/** The `tools/call` result a finished task gives (MCP-native tasks). */
+async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolResult> {
+  if (task.status === "completed" && task.result) {
+    const reply = await store.reply(task);
+    return {
+      content: [{ type: "text", text: reply }],
+      structuredContent: {
+        reply,
+        instance: task.instance,
+        session_id: task.sessionId,
+        model: task.result.model,
+        usage: task.result.usage,
+        finish_reason: task.result.finishReason,
+      },
+    };
+  }
+  const error = task.error ?? { code: "internal", message: "The task has no result.", hint: "" };
+  return errorResult(new BridgeError(error.code as BridgeError["code"], error.message, error.hint));
+}
+
 /**
  * Creates an MCP server with the OpenClaw tools registered.
  *
@@ -120,17 +148,32 @@ export function createServer(deps: ServerDeps): Server {
       chatTool(deps.gateways),
       statusTool(deps.gateways),
       instancesTool(deps.gateways),
-      ...(deps.extraTools ?? []),
+      ...(deps.tasks ? taskTools({ ...deps.tasks, gateways: deps.gateways }) : []),
     ]
   ) tools.set(tool.name, tool);
-  const listed = [...tools.values()].map(describeTool);
+  const tasks = deps.tasks;
+  const owner = deps.owner ?? "local";
+  const listed = [...tools.values()].map((t) => describeTool(t, !!tasks && t.name === TASK_TOOL));
 
   const server = new Server(
     { name: "openclaw-mcp", title: "OpenClaw", version: VERSION },
     {
-      capabilities: { tools: { listChanged: false }, logging: {} },
-      instructions:
-        "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; openclaw_status checks gateways; openclaw_instances lists them.",
+      capabilities: {
+        tools: { listChanged: false },
+        logging: {},
+        ...(tasks ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
+      },
+      taskStore: tasks
+        ? new KvMcpTaskStore({
+          store: tasks.store,
+          owner,
+          ttlMs: tasks.ttlMs,
+          render: (task) => taskResult(tasks.store, task),
+        })
+        : undefined,
+      instructions: tasks
+        ? "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; for long jobs use openclaw_chat_async and poll openclaw_task_status. openclaw_status checks gateways; openclaw_instances lists them."
+        : "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; openclaw_status checks gateways; openclaw_instances lists them.",
     },
   );
 
@@ -151,10 +194,41 @@ export function createServer(deps: ServerDeps): Server {
       deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
       return errorResult(error);
     }
+    if (request.params.task) {
+      // Task-augmented call: queue it in the durable store and answer at once.
+      // Plain calls never come here, so they keep the direct streaming path.
+      if (!tasks || tool.name !== TASK_TOOL) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `${tool.name} does not support task execution; call it without params.task`,
+        );
+      }
+      try {
+        const args = parsed.data as {
+          message: string;
+          session_id?: string;
+          instance?: string;
+          agent?: string;
+        };
+        const instance = deps.gateways.get(args.instance).instance.name;
+        const task = await tasks.store.submit(owner, {
+          message: args.message,
+          instance,
+          sessionId: args.session_id,
+          agent: args.agent,
+          origin: "mcp",
+        });
+        tasks.runner.wake();
+        deps.log.info("task_created", { tool: tool.name, task: task.id });
+        return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
+      } catch (thrown) {
+        return errorResult(toBridgeError(thrown));
+      }
+    }
     const progressToken = request.params._meta?.progressToken;
     const context: ToolContext = {
       signal: deps.shutdown ? AbortSignal.any([extra.signal, deps.shutdown]) : extra.signal,
-      owner: deps.owner ?? "local",
+      owner,
       progress: (progress, message) => {
         if (progressToken === undefined || extra.signal.aborted) return;
         extra.sendNotification({

@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { chatArgs } from "./args.ts";
 import { defineTool, type Tool } from "./tool.ts";
+import { throttle } from "../throttle.ts";
 
 /** Progress notifications are sent at most this often. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -25,40 +26,6 @@ export const chatResult = z.object({
   }).nullable(),
   finish_reason: z.string().nullable(),
 });
-
-/**
- * Calls `send` with the latest value at most once per `intervalMs`, keeping
- * the last value for a trailing call; `stop()` drops anything pending.
- */
-export function throttle<T>(
-  intervalMs: number,
-  send: (value: T) => void,
-): { push(value: T): void; stop(): void } {
-  let last = -Infinity;
-  let pending: T | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = () => {
-    timer = undefined;
-    if (pending === undefined) return;
-    last = performance.now();
-    const value = pending;
-    pending = undefined;
-    send(value);
-  };
-  return {
-    push(value) {
-      pending = value;
-      const wait = last + intervalMs - performance.now();
-      if (wait <= 0) flush();
-      else timer ??= setTimeout(flush, wait);
-    },
-    stop() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      pending = undefined;
-    },
-  };
-}
 
 /** Creates the `openclaw_chat` tool. */
 export function chatTool(gateways: GatewayRegistry): Tool {

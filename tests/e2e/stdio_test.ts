@@ -39,11 +39,19 @@ async function withServer(
   }
 }
 
-Deno.test("stdio: lists the three tools with schemas, titles and annotations", opts, async () => {
+Deno.test("stdio: lists every tool with schemas, titles and annotations", opts, async () => {
   await withServer(async (session) => {
     const { tools } = await session.client.listTools();
     const names = tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ["openclaw_chat", "openclaw_instances", "openclaw_status"]);
+    assert.deepEqual(names, [
+      "openclaw_chat",
+      "openclaw_chat_async",
+      "openclaw_instances",
+      "openclaw_status",
+      "openclaw_task_cancel",
+      "openclaw_task_list",
+      "openclaw_task_status",
+    ]);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, "object", tool.name);
       assert.ok(tool.outputSchema, `${tool.name} has an outputSchema`);
@@ -52,6 +60,7 @@ Deno.test("stdio: lists the three tools with schemas, titles and annotations", o
       assert.equal(typeof tool.annotations?.openWorldHint, "boolean", tool.name);
     }
     const chat = tools.find((t) => t.name === "openclaw_chat")!;
+    assert.deepEqual(chat.execution, { taskSupport: "optional" });
     assert.deepEqual(chat.inputSchema.required, ["message"]);
     assert.deepEqual(
       Object.keys(chat.inputSchema.properties ?? {}).sort(),
@@ -362,7 +371,7 @@ Deno.test("stdio: exits 0 promptly on stdin EOF with a call in flight", opts, as
     const replies = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const byId = new Map(replies.map((r) => [r.id, r]));
     assert.ok(byId.get(1)?.result, "initialize answered");
-    assert.equal(byId.get(3)?.result?.tools?.length, 3, "tools/list answered");
+    assert.equal(byId.get(3)?.result?.tools?.length, 7, "tools/list answered");
     assert.equal(byId.get(2)?.result?.structuredContent?.error?.code, "cancelled");
     assert.equal(byId.get(null)?.error?.code, -32700, "garbage line answered with a parse error");
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");

@@ -93,7 +93,12 @@ export async function runMain(
 
 /** The minimal environment a spawned server needs (Deno's cache, PATH), nothing of ours. */
 export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+  // Tests never touch the user's real task store unless they name a path.
+  const env: Record<string, string> = {
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+    OPENCLAW_KV_PATH: ":memory:",
+  };
   for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;

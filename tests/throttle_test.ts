@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { throttle } from "../../src/tools/chat.ts";
+import { throttle } from "../src/throttle.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,291 @@
+/**
+ * The task runner: claims pending tasks (priority, then age) up to a global
+ * and a per-instance concurrency limit, runs them against the gateway,
+ * streams the partial reply into the store, renews its leases and notices
+ * cancellation made by any process on the same KV.
+ *
+ * No hot loop when idle: a submit in this process wakes it at once; other
+ * processes' submissions and expired leases are found by a slow poll.
+ *
+ * @module
+ */
+import { BridgeError, toBridgeError } from "../errors.ts";
+import type { GatewayRegistry } from "../gateway/registry.ts";
+import type { Logger } from "../log.ts";
+import { throttle } from "../throttle.ts";
+import { type Claim, isTerminal, type TaskStore } from "./store.ts";
+
+/** Partial replies are saved at most this often. */
+export const PARTIAL_INTERVAL_MS = 500;
+
+/** Runner settings. */
+export interface RunnerOptions {
+  /** The store. */
+  store: TaskStore;
+  /** Gateway clients. */
+  gateways: GatewayRegistry;
+  /** Logger. */
+  log: Logger;
+  /** Most tasks running at once in this runner. Default 4. */
+  concurrency?: number;
+  /** Per-instance limits (instance name → max). */
+  instanceConcurrency?: Record<string, number>;
+  /** Lease length. Default 30 s; renewed every third of it. */
+  leaseMs?: number;
+  /** How often running tasks are checked for cancellation. Default 250 ms. */
+  watchMs?: number;
+  /** How often an idle runner looks for work and expired leases. Default 1 s. */
+  idlePollMs?: number;
+  /** Unique id of this runner. */
+  id?: string;
+}
+
+interface Active {
+  claim: Claim;
+  controller: AbortController;
+  renewedAt: number;
+  done: Promise<void>;
+  /** Why it was aborted: cancelled/lost (store already moved on) or stop (release). */
+  reason?: "lost" | "stop";
+  /** Store writes for this claim, one at a time: a renewal never races the final commit. */
+  writes: Promise<unknown>;
+}
+
+/** Runs `write` after the claim's earlier writes. */
+function serial<T>(active: Active, write: () => Promise<T>): Promise<T> {
+  const next = active.writes.then(write);
+  active.writes = next.catch(() => {});
+  return next;
+}
+
+/** Runs tasks from a {@linkcode TaskStore}. */
+export class TaskRunner {
+  /** This runner's id (recorded on claimed tasks). */
+  readonly id: string;
+  #store: TaskStore;
+  #gateways: GatewayRegistry;
+  #log: Logger;
+  #concurrency: number;
+  #perInstance: Record<string, number>;
+  #leaseMs: number;
+  #watchMs: number;
+  #idlePollMs: number;
+  #active = new Map<string, Active>();
+  #wake?: () => void;
+  #stopped = false;
+  #loop?: Promise<void>;
+  #lastSweep = 0;
+
+  /** Creates a runner; call {@linkcode TaskRunner.start}. */
+  constructor(options: RunnerOptions) {
+    this.#store = options.store;
+    this.#gateways = options.gateways;
+    this.#log = options.log;
+    this.#concurrency = options.concurrency ?? 4;
+    this.#perInstance = options.instanceConcurrency ?? {};
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#watchMs = options.watchMs ?? 250;
+    this.#idlePollMs = options.idlePollMs ?? 1_000;
+    this.id = options.id ?? crypto.randomUUID();
+  }
+
+  /** Number of tasks running here now. */
+  get running(): number {
+    return this.#active.size;
+  }
+
+  /** Starts the loop. */
+  start(): void {
+    this.#loop ??= this.#run().catch((error) => {
+      this.#log.error("runner_crashed", { error: String(error) });
+    });
+  }
+
+  /** Looks for work now (call after a submit). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * Stops claiming, aborts running tasks and returns them to the queue
+   * (their attempt is not counted), then resolves.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    for (const active of this.#active.values()) {
+      active.reason ??= "stop";
+      active.controller.abort();
+    }
+    await Promise.all([...this.#active.values()].map((a) => a.done));
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        await this.#housekeeping();
+        await this.#fill();
+        await this.#watch();
+      } catch (error) {
+        this.#log.warn("runner_tick_failed", { error: String(error) });
+      }
+      if (this.#stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#active.size > 0 ? this.#watchMs : this.#idlePollMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wake = done;
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  async #housekeeping(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastSweep < this.#idlePollMs) return;
+    this.#lastSweep = now;
+    const recovered = await this.#store.recoverExpired();
+    if (recovered) this.#log.warn("tasks_recovered", { count: recovered });
+    await this.#store.sweep();
+  }
+
+  #runningOn(instance: string): number {
+    let n = 0;
+    for (const a of this.#active.values()) if (a.claim.task.instance === instance) n++;
+    return n;
+  }
+
+  async #fill(): Promise<void> {
+    while (!this.#stopped && this.#active.size < this.#concurrency) {
+      const claim = await this.#store.claim(this.id, this.#leaseMs, (instance) => {
+        const limit = this.#perInstance[instance];
+        return limit === undefined || this.#runningOn(instance) < limit;
+      });
+      if (!claim) return;
+      const active: Active = {
+        claim,
+        controller: new AbortController(),
+        renewedAt: Date.now(),
+        done: Promise.resolve(),
+        writes: Promise.resolve(),
+      };
+      this.#active.set(claim.task.id, active);
+      active.done = this.#execute(active).finally(() => {
+        this.#active.delete(claim.task.id);
+        this.#wake?.();
+      });
+    }
+  }
+
+  /** Renews due leases and aborts tasks that were cancelled or lost. */
+  async #watch(): Promise<void> {
+    const actives = [...this.#active.values()];
+    for (let i = 0; i < actives.length; i += 10) {
+      const batch = actives.slice(i, i + 10);
+      const entries = await this.#store.kv.getMany(batch.map((a) => ["task", a.claim.task.id]));
+      for (const [j, entry] of entries.entries()) {
+        const active = batch[j];
+        if (active.controller.signal.aborted) continue;
+        if (entry.versionstamp !== active.claim.versionstamp) {
+          active.reason = "lost";
+          active.controller.abort();
+          continue;
+        }
+        if (Date.now() - active.renewedAt >= this.#leaseMs / 3) {
+          await serial(active, async () => {
+            if (active.controller.signal.aborted) return;
+            const versionstamp = await this.#store.renew(active.claim, this.#leaseMs);
+            if (versionstamp) {
+              active.claim = {
+                task: { ...active.claim.task, leaseUntil: Date.now() + this.#leaseMs },
+                versionstamp,
+              };
+              active.renewedAt = Date.now();
+            }
+          });
+        }
+      }
+    }
+  }
+
+  async #execute(active: Active): Promise<void> {
+    const { task } = active.claim;
+    const started = performance.now();
+    this.#log.info("task_started", {
+      task: task.id,
+      instance: task.instance,
+      attempt: task.attempt,
+    });
+    let saved = 0;
+    let saving = Promise.resolve();
+    const partial = throttle<string>(PARTIAL_INTERVAL_MS, (text) => {
+      const from = saved;
+      saved = text.length;
+      saving = saving.then(() => this.#store.savePartial(active.claim.task, text, from))
+        .catch(() => {});
+    });
+    try {
+      const client = this.#gateways.get(task.instance);
+      const message = await this.#store.message(task);
+      const reply = await client.chat({
+        message,
+        sessionId: task.sessionId ?? undefined,
+        agent: task.agent ?? undefined,
+        signal: active.controller.signal,
+        onDelta: (_d, text) => partial.push(text),
+      });
+      partial.stop();
+      await saving;
+      const ok = await serial(active, () =>
+        this.#store.complete(active.claim, reply.reply, {
+          model: reply.model,
+          usage: reply.usage,
+          finishReason: reply.finishReason,
+        }));
+      this.#log.info("task_finished", {
+        task: task.id,
+        outcome: ok ? "completed" : "stale",
+        ms: Math.round(performance.now() - started),
+      });
+    } catch (thrown) {
+      partial.stop();
+      await saving;
+      if (active.reason === "stop") {
+        await serial(active, () => this.#store.release(active.claim));
+        this.#log.info("task_released", { task: task.id });
+        return;
+      }
+      if (active.reason === "lost") {
+        this.#log.info("task_abandoned", { task: task.id, why: "cancelled or lease lost" });
+        return;
+      }
+      const error = toBridgeError(thrown);
+      if (!(thrown instanceof BridgeError)) {
+        this.#log.error("task_crash", { task: task.id, error: String(thrown) });
+      }
+      await serial(active, () => this.#store.fail(active.claim, error.toJSON()));
+      this.#log.info("task_finished", {
+        task: task.id,
+        outcome: error.code,
+        ms: Math.round(performance.now() - started),
+      });
+    }
+  }
+}
+
+/** Waits until the task reaches a terminal state (polling), or the signal aborts. */
+export async function waitForTerminal(
+  store: TaskStore,
+  id: string,
+  signal?: AbortSignal,
+  intervalMs = 100,
+): Promise<void> {
+  while (!signal?.aborted) {
+    const found = await store.read(id);
+    if (!found || isTerminal(found.task.status)) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

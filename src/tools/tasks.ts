@@ -1,0 +1,191 @@
+/**
+ * The async task tools: `openclaw_chat_async`, `openclaw_task_status`,
+ * `openclaw_task_list`, `openclaw_task_cancel`. Same names and arguments as
+ * the Node server, backed by the durable KV store.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { GatewayRegistry } from "../gateway/registry.ts";
+import type { TaskRunner } from "../tasks/runner.ts";
+import { STATUSES, type TaskRecord, type TaskStore } from "../tasks/store.ts";
+import { agentArg, messageArg, sessionArg } from "./args.ts";
+import { defineTool, instanceArg, type Tool } from "./tool.ts";
+
+const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
+const statusEnum = z.enum(STATUSES as [string, ...string[]]);
+const taskIdArg = z.string().min(1, "task_id is empty").max(128, "task_id is too long")
+  .describe("Task id returned by openclaw_chat_async");
+const errorShape = z.object({ code: z.string(), message: z.string(), hint: z.string() });
+
+const summaryShape = {
+  task_id: z.string(),
+  status: statusEnum,
+  instance: z.string(),
+  session_id: z.string().nullable(),
+  agent: z.string().nullable(),
+  priority: z.number(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  attempt: z.number(),
+  error: errorShape.nullable(),
+};
+
+function summary(task: TaskRecord) {
+  return {
+    task_id: task.id,
+    status: task.status,
+    instance: task.instance,
+    session_id: task.sessionId,
+    agent: task.agent,
+    priority: task.priority,
+    created_at: iso(task.createdAt)!,
+    started_at: iso(task.startedAt),
+    finished_at: iso(task.finishedAt),
+    attempt: task.attempt,
+    error: task.error,
+  };
+}
+
+/** What the task tools need. */
+export interface TaskToolDeps {
+  /** The store. */
+  store: TaskStore;
+  /** The runner to wake on submit. */
+  runner: TaskRunner;
+  /** To validate instance names at submit time. */
+  gateways: GatewayRegistry;
+}
+
+/** Creates the four task tools. */
+export function taskTools(deps: TaskToolDeps): Tool[] {
+  const { store, runner, gateways } = deps;
+  return [
+    defineTool({
+      name: "openclaw_chat_async",
+      title: "Chat with OpenClaw (background task)",
+      description:
+        "Queue a message for an OpenClaw agent and return a task id at once. The task survives restarts. Poll openclaw_task_status for the partial and final reply; cancel with openclaw_task_cancel.",
+      input: z.object({
+        message: messageArg,
+        session_id: sessionArg,
+        instance: instanceArg,
+        agent: agentArg,
+        priority: z.number().int("priority must be a whole number")
+          .min(-100, "priority must be at least -100").max(100, "priority must be at most 100")
+          .describe("−100..100, higher runs first; default 0").optional(),
+      }).strict(),
+      output: z.object({
+        task_id: z.string(),
+        status: statusEnum,
+        instance: z.string(),
+        position: z.number().nullable().describe("Tasks ahead in the queue; null if over 1,000"),
+      }),
+      annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+      async run(args, context) {
+        const instance = gateways.get(args.instance).instance.name;
+        const task = await store.submit(context.owner, {
+          message: args.message,
+          instance,
+          sessionId: args.session_id,
+          agent: args.agent,
+          priority: args.priority,
+        });
+        runner.wake();
+        return {
+          structured: {
+            task_id: task.id,
+            status: task.status,
+            instance,
+            position: await store.position(task),
+          },
+        };
+      },
+    }),
+    defineTool({
+      name: "openclaw_task_status",
+      title: "OpenClaw task status",
+      description:
+        "Status of a background task: timestamps, attempt, the reply so far while running, and the reply or error when done.",
+      input: z.object({ task_id: taskIdArg }).strict(),
+      output: z.object({
+        ...summaryShape,
+        position: z.number().nullable(),
+        partial_reply: z.string().nullable(),
+        reply: z.string().nullable(),
+        model: z.string().nullable(),
+        usage: z.record(z.string(), z.unknown()).nullable(),
+        finish_reason: z.string().nullable(),
+      }),
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      async run(args, context) {
+        const task = await store.get(context.owner, args.task_id);
+        return {
+          structured: {
+            ...summary(task),
+            position: await store.position(task),
+            partial_reply: task.status === "running" ? await store.partial(task) : null,
+            reply: task.status === "completed" ? await store.reply(task) : null,
+            model: task.result?.model ?? null,
+            usage: (task.result?.usage as Record<string, unknown> | null) ?? null,
+            finish_reason: task.result?.finishReason ?? null,
+          },
+        };
+      },
+    }),
+    defineTool({
+      name: "openclaw_task_list",
+      title: "OpenClaw task list",
+      description:
+        "Your background tasks, newest first, optionally filtered by status, session or instance; with counts by status and a cursor for the next page.",
+      input: z.object({
+        status: statusEnum.optional().describe("Only tasks in this status"),
+        session_id: z.string().max(256).optional(),
+        instance: instanceArg,
+        limit: z.number().int().min(1, "limit must be at least 1")
+          .max(200, "limit must be at most 200").optional().describe("Page size, default 50"),
+        cursor: z.string().max(1024).optional().describe("next_cursor of the previous page"),
+      }).strict(),
+      output: z.object({
+        tasks: z.array(z.object(summaryShape)),
+        counts: z.object(Object.fromEntries(STATUSES.map((s) => [s, z.number()]))),
+        next_cursor: z.string().nullable(),
+      }),
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+      async run(args, context) {
+        const page = await store.list(context.owner, {
+          status: args.status as TaskRecord["status"] | undefined,
+          sessionId: args.session_id,
+          instance: args.instance,
+          limit: args.limit,
+          cursor: args.cursor,
+        });
+        return {
+          structured: {
+            tasks: page.tasks.map(summary),
+            counts: page.counts,
+            next_cursor: page.nextCursor,
+          },
+        };
+      },
+    }),
+    defineTool({
+      name: "openclaw_task_cancel",
+      title: "Cancel an OpenClaw task",
+      description:
+        "Cancel a pending or running background task; a running gateway request is aborted within a second.",
+      input: z.object({ task_id: taskIdArg }).strict(),
+      output: z.object(summaryShape),
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+      async run(args, context) {
+        return { structured: summary(await store.cancel(context.owner, args.task_id)) };
+      },
+    }),
+  ];
+}
