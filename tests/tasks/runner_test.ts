@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import type { Instance } from "../../src/config.ts";
+import { GatewayRegistry } from "../../src/gateway/registry.ts";
+import { silentLogger } from "../../src/log.ts";
+import { TaskRunner, waitForTerminal } from "../../src/tasks/runner.ts";
+import { TaskStore } from "../../src/tasks/store.ts";
+import { TestGateway } from "../helpers/test_gateway.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+function instances(url: string, extra: Partial<Instance>[] = [{}]): Instance[] {
+  return extra.map((e, i) => ({
+    name: i === 0 ? "default" : `i${i}`,
+    url,
+    token: "test-token",
+    timeoutMs: 30_000,
+    isDefault: i === 0,
+    model: "openclaw",
+    ...e,
+  }));
+}
+
+async function setup(
+  runnerOptions: { concurrency?: number; instanceConcurrency?: Record<string, number> } = {},
+  instanceExtra?: Partial<Instance>[],
+) {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/tasks.kv`);
+  const gateway = await TestGateway.start();
+  const store = new TaskStore(kv);
+  const gateways = new GatewayRegistry(instances(gateway.url, instanceExtra));
+  const runner = new TaskRunner({
+    store,
+    gateways,
+    log: silentLogger,
+    leaseMs: 3_000,
+    watchMs: 50,
+    idlePollMs: 200,
+    ...runnerOptions,
+  });
+  return {
+    store,
+    gateway,
+    runner,
+    async [Symbol.asyncDispose]() {
+      await runner.stop();
+      await gateway.close();
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("runner: runs tasks in priority order, then age", opts, async () => {
+  await using s = await setup({ concurrency: 1 });
+  const plan: [string, number][] = [["a", 0], ["b", -10], ["c", 10], ["d", 0], ["e", 100]];
+  const ids = [];
+  for (const [message, priority] of plan) {
+    ids.push((await s.store.submit("o", { message, instance: "default", priority })).id);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  s.runner.start();
+  for (const id of ids) await waitForTerminal(s.store, id);
+  const order = s.gateway.chats.map((c) => (c.body?.messages as { content: string }[])[0].content);
+  assert.deepEqual(order, ["e", "c", "a", "d", "b"]);
+  for (const id of ids) assert.equal((await s.store.get("o", id)).status, "completed");
+});
+
+Deno.test(
+  "runner: makespan of K tasks x D ms at concurrency C is near ceil(K/C) x D",
+  opts,
+  async () => {
+    const K = 8, D = 300, C = 4;
+    await using s = await setup({ concurrency: C });
+    s.gateway.fault = { kind: "delay", ms: D };
+    const ids = [];
+    for (let i = 0; i < K; i++) {
+      ids.push((await s.store.submit("o", { message: `m${i}`, instance: "default" })).id);
+    }
+    const started = performance.now();
+    s.runner.start();
+    for (const id of ids) await waitForTerminal(s.store, id, undefined, 10);
+    const makespan = performance.now() - started;
+    const ideal = Math.ceil(K / C) * D;
+    assert.ok(makespan >= ideal * 0.95, `makespan ${makespan} below ideal ${ideal}?`);
+    assert.ok(makespan < 2 * ideal, `makespan ${Math.round(makespan)} ms >= 2 x ideal ${ideal} ms`);
+  },
+);
+
+Deno.test("runner: the per-instance limit holds while other instances run", opts, async () => {
+  await using s = await setup({ concurrency: 4, instanceConcurrency: { default: 1 } }, [{}, {}]);
+  s.gateway.fault = { kind: "delay", ms: 150 };
+  const ids = [];
+  for (let i = 0; i < 4; i++) {
+    ids.push((await s.store.submit("o", { message: `d${i}`, instance: "default" })).id);
+    ids.push((await s.store.submit("o", { message: `x${i}`, instance: "i1" })).id);
+  }
+  s.runner.start();
+  let maxDefault = 0, maxOther = 0;
+  const sampler = setInterval(async () => {
+    const running = (await s.store.list("o", { status: "running" })).tasks;
+    maxDefault = Math.max(maxDefault, running.filter((t) => t.instance === "default").length);
+    maxOther = Math.max(maxOther, running.filter((t) => t.instance === "i1").length);
+  }, 15);
+  for (const id of ids) await waitForTerminal(s.store, id, undefined, 10);
+  clearInterval(sampler);
+  assert.equal(maxDefault, 1, "instance default never ran two at once");
+  assert.ok(maxOther >= 2, `instance i1 ran in parallel (max ${maxOther})`);
+});
+
+Deno.test(
+  "runner: cancelling a running task aborts its gateway request within a second",
+  opts,
+  async () => {
+    await using s = await setup();
+    s.gateway.fault = { kind: "hang" };
+    const task = await s.store.submit("o", { message: "long job", instance: "default" });
+    s.runner.start();
+    s.runner.wake();
+    await s.gateway.waitFor(() => s.gateway.chats.length === 1);
+    const cancelled = performance.now();
+    await s.store.cancel("o", task.id);
+    await s.gateway.waitFor(() => s.gateway.chats[0].aborted, 1_500);
+    const took = performance.now() - cancelled;
+    assert.ok(took < 1_000, `aborted after ${Math.round(took)} ms`);
+    assert.equal((await s.store.get("o", task.id)).status, "cancelled");
+  },
+);
+
+Deno.test("runner: the partial reply is stored while the gateway streams", opts, async () => {
+  await using s = await setup();
+  s.gateway.chunkDelayMs = 120;
+  const words = Array.from({ length: 12 }, (_, i) => `w${i}`).join(" ");
+  const task = await s.store.submit("o", { message: words, instance: "default" });
+  s.runner.start();
+  let partial = "";
+  for (let i = 0; i < 100 && !partial; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const current = await s.store.get("o", task.id);
+    if (current.status === "running") partial = await s.store.partial(current);
+  }
+  assert.ok(partial.length > 0, "saw a partial reply");
+  assert.ok(`echo: ${words}`.startsWith(partial) && partial.length < `echo: ${words}`.length);
+  await waitForTerminal(s.store, task.id);
+  const done = await s.store.get("o", task.id);
+  assert.equal(await s.store.reply(done), `echo: ${words}`);
+});
+
+Deno.test(
+  "runner: a gateway failure fails the task with its code; stop releases running tasks",
+  opts,
+  async () => {
+    await using s = await setup();
+    s.gateway.fault = { kind: "status", status: 401 };
+    const failed = await s.store.submit("o", { message: "x", instance: "default" });
+    s.runner.start();
+    await waitForTerminal(s.store, failed.id);
+    const result = await s.store.get("o", failed.id);
+    assert.equal(result.status, "failed");
+    assert.equal(result.error?.code, "gateway_unauthorized");
+    assert.doesNotMatch(JSON.stringify(result), /test-token/);
+
+    s.gateway.fault = { kind: "hang" };
+    const held = await s.store.submit("o", { message: "y", instance: "default" });
+    s.runner.wake();
+    await s.gateway.waitFor(() => s.gateway.chats.length === 2);
+    await s.runner.stop();
+    const released = await s.store.get("o", held.id);
+    assert.equal(released.status, "pending");
+    assert.equal(released.attempt, 0, "a graceful stop does not count as an attempt");
+    await s.gateway.waitFor(() => s.gateway.chats[1].aborted);
+  },
+);

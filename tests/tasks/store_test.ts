@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { BridgeError } from "../../src/errors.ts";
+import { CHUNK_CHARS, MAX_ATTEMPTS, type TaskRecord, TaskStore } from "../../src/tasks/store.ts";
+
+interface Fixture {
+  store: TaskStore;
+  kv: Deno.Kv;
+  clock: { now: number };
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function fixture(ttlMs = 60_000): Promise<Fixture> {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/tasks.kv`);
+  const clock = { now: 1_000_000 };
+  let n = 0;
+  const store = new TaskStore(kv, {
+    now: () => clock.now,
+    ttlMs,
+    newId: () => `t${String(++n).padStart(4, "0")}`,
+  });
+  return {
+    store,
+    kv,
+    clock,
+    async [Symbol.asyncDispose]() {
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "no error";
+  } catch (error) {
+    assert.ok(error instanceof BridgeError, String(error));
+    return error.code;
+  }
+}
+
+Deno.test("store: pending -> running -> completed, with counts and indexes", async () => {
+  await using f = await fixture();
+  const task = await f.store.submit("alice", { message: "hi", instance: "default" });
+  assert.equal(task.status, "pending");
+  assert.equal(await f.store.message(task), "hi");
+  assert.equal(await f.store.position(task), 0);
+  f.clock.now += 5;
+  const claim = await f.store.claim("r1", 1_000);
+  assert.equal(claim?.task.status, "running");
+  assert.equal(claim?.task.attempt, 1);
+  assert.equal(claim?.task.runner, "r1");
+  assert.equal(await f.store.claim("r2", 1_000), null, "nothing else to claim");
+  assert.deepEqual(await f.store.counts("alice"), {
+    pending: 0,
+    running: 1,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+  });
+  assert.ok(
+    await f.store.complete(claim!, "the reply", { model: "m", usage: null, finishReason: "stop" }),
+  );
+  const done = await f.store.get("alice", task.id);
+  assert.equal(done.status, "completed");
+  assert.equal(done.finishedAt, f.clock.now);
+  assert.equal(done.expiresAt, f.clock.now + 60_000);
+  assert.equal(await f.store.reply(done), "the reply");
+  assert.deepEqual((await f.store.counts("alice")).completed, 1);
+  assert.deepEqual((await f.store.counts("alice")).running, 0);
+});
+
+Deno.test("store: terminal states never change; stale claims are refused", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const claim = (await f.store.claim("r1", 1_000))!;
+  assert.ok(await f.store.fail(claim, { code: "gateway_error", message: "m", hint: "h" }));
+  assert.equal(await f.store.fail(claim, { code: "x", message: "", hint: "" }), false);
+  assert.equal(
+    await f.store.complete(claim, "late", { model: "m", usage: null, finishReason: null }),
+    false,
+  );
+  assert.equal(await f.store.release(claim), false);
+  assert.equal(await f.store.renew(claim, 1_000), null);
+  assert.equal(await codeOf(f.store.cancel("a", claim.task.id)), "task_finished");
+  const task = await f.store.get("a", claim.task.id);
+  assert.equal(task.status, "failed");
+  assert.equal(task.error?.code, "gateway_error");
+});
+
+Deno.test("store: a renewed lease invalidates the old claim", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const claim = (await f.store.claim("r1", 1_000))!;
+  const versionstamp = await f.store.renew(claim, 5_000);
+  assert.ok(versionstamp);
+  assert.equal(
+    await f.store.complete(claim, "x", { model: "m", usage: null, finishReason: null }),
+    false,
+  );
+  const renewed = { task: { ...claim.task, leaseUntil: f.clock.now + 5_000 }, versionstamp };
+  assert.ok(await f.store.complete(renewed, "x", { model: "m", usage: null, finishReason: null }));
+});
+
+Deno.test("store: cancel works on pending and running tasks; the running claim goes stale", async () => {
+  await using f = await fixture();
+  const pending = await f.store.submit("a", { message: "1", instance: "i" });
+  const cancelled = await f.store.cancel("a", pending.id);
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(cancelled.error?.code, "cancelled");
+  assert.equal(await f.store.claim("r", 1_000), null, "a cancelled task is not claimed");
+  await f.store.submit("a", { message: "2", instance: "i" });
+  const claim = (await f.store.claim("r", 1_000))!;
+  await f.store.cancel("a", claim.task.id);
+  assert.equal(
+    await f.store.complete(claim, "x", { model: "m", usage: null, finishReason: null }),
+    false,
+  );
+  assert.equal((await f.store.get("a", claim.task.id)).status, "cancelled");
+  assert.equal((await f.store.counts("a")).cancelled, 2);
+});
+
+Deno.test("store: large messages and replies round-trip through chunks", async () => {
+  await using f = await fixture();
+  const message = "é".repeat(100_000);
+  const task = await f.store.submit("a", { message, instance: "i" });
+  assert.equal(task.messageChunks, Math.ceil(100_000 / CHUNK_CHARS));
+  assert.equal(await f.store.message(task), message);
+  const claim = (await f.store.claim("r", 1_000))!;
+  // 12 chunks: more than one atomic commit can carry.
+  const reply = Array.from({ length: 12 * CHUNK_CHARS + 7 }, (_, i) => "ab€😀"[i % 4]).join("");
+  assert.ok(await f.store.complete(claim, reply, { model: "m", usage: null, finishReason: null }));
+  const done = await f.store.get("a", task.id);
+  assert.equal(done.result?.chunks, 13);
+  assert.equal(await f.store.reply(done), reply);
+});
+
+Deno.test("store: partial replies are saved incrementally and tied to the attempt", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const claim = (await f.store.claim("r", 1_000))!;
+  const first = "p".repeat(CHUNK_CHARS + 10);
+  await f.store.savePartial(claim.task, first);
+  assert.equal(await f.store.partial(claim.task), first);
+  const more = first + "q".repeat(CHUNK_CHARS);
+  await f.store.savePartial(claim.task, more, first.length);
+  assert.equal(await f.store.partial(claim.task), more);
+  assert.equal(await f.store.partial({ ...claim.task, attempt: 2 }), "", "other attempt sees none");
+});
+
+Deno.test("store: claims follow priority, then age; canRun filters instances", async () => {
+  await using f = await fixture();
+  const ids: Record<string, string> = {};
+  for (const [name, priority] of [["low", -5], ["mid1", 0], ["high", 50], ["mid2", 0]] as const) {
+    f.clock.now += 1;
+    ids[name] = (await f.store.submit("a", {
+      message: name,
+      instance: name === "high" ? "b" : "a",
+      priority,
+    })).id;
+  }
+  assert.equal(await f.store.position(await f.store.get("a", ids.low)), 3);
+  assert.equal(await f.store.position(await f.store.get("a", ids.high)), 0);
+  const onlyA = await f.store.claim("r", 1_000, (instance) => instance === "a");
+  assert.equal(onlyA?.task.id, ids.mid1, "high is on instance b");
+  const order = [];
+  for (let c; (c = await f.store.claim("r", 1_000));) order.push(c.task.id);
+  assert.deepEqual(order, [ids.high, ids.mid2, ids.low]);
+});
+
+Deno.test("store: an expired lease returns the task once, then fails it as interrupted", async () => {
+  await using f = await fixture();
+  const task = await f.store.submit("a", { message: "x", instance: "i" });
+  await f.store.claim("dead-runner", 1_000);
+  assert.equal(await f.store.recoverExpired(), 0, "lease still valid");
+  f.clock.now += 1_001;
+  assert.equal(await f.store.recoverExpired(), 1);
+  const back = await f.store.get("a", task.id);
+  assert.equal(back.status, "pending");
+  assert.equal(back.attempt, 1);
+  const second = (await f.store.claim("r2", 1_000))!;
+  assert.equal(second.task.attempt, MAX_ATTEMPTS);
+  f.clock.now += 1_001;
+  assert.equal(await f.store.recoverExpired(), 1);
+  const failed = await f.store.get("a", task.id);
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.error?.code, "interrupted");
+  assert.equal(await f.store.claim("r3", 1_000), null);
+});
+
+Deno.test("store: release puts a task back without counting the attempt", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const claim = (await f.store.claim("r", 1_000))!;
+  assert.ok(await f.store.release(claim));
+  const again = (await f.store.claim("r", 1_000))!;
+  assert.equal(again.task.attempt, 1);
+});
+
+Deno.test("store: owners never see each other's tasks", async () => {
+  await using f = await fixture();
+  const task = await f.store.submit("alice", { message: "secret plan", instance: "i" });
+  assert.equal(await codeOf(f.store.get("bob", task.id)), "task_not_found");
+  assert.equal(await codeOf(f.store.cancel("bob", task.id)), "task_not_found");
+  assert.equal((await f.store.list("bob")).tasks.length, 0);
+  assert.equal((await f.store.counts("bob")).pending, 0);
+  assert.equal((await f.store.get("alice", task.id)).id, task.id);
+});
+
+Deno.test("store: TTL is enforced on read and the sweeper deletes everything", async () => {
+  await using f = await fixture(1_000);
+  const task = await f.store.submit("a", { message: "x".repeat(70_000), instance: "i" });
+  const claim = (await f.store.claim("r", 1_000))!;
+  await f.store.complete(claim, "y".repeat(70_000), {
+    model: "m",
+    usage: null,
+    finishReason: null,
+  });
+  f.clock.now += 999;
+  assert.equal((await f.store.get("a", task.id)).status, "completed");
+  f.clock.now += 1;
+  assert.equal(await codeOf(f.store.get("a", task.id)), "task_not_found", "expired on read");
+  assert.equal((await f.store.list("a")).tasks.length, 0);
+  assert.equal(await f.store.sweep(), 1);
+  const left: Deno.KvKey[] = [];
+  for await (const entry of f.kv.list({ prefix: [] })) {
+    if (entry.key[0] !== "count") left.push(entry.key);
+  }
+  assert.deepEqual(left, [], "no keys left but counters");
+  assert.equal((await f.store.counts("a")).completed, 0);
+});
+
+Deno.test("store: list is newest first, filtered, paginated, with counts", async () => {
+  await using f = await fixture();
+  const made: TaskRecord[] = [];
+  for (let i = 0; i < 25; i++) {
+    f.clock.now += 1;
+    made.push(
+      await f.store.submit("a", {
+        message: `m${i}`,
+        instance: i % 2 ? "odd" : "even",
+        sessionId: i < 5 ? "s1" : null,
+      }),
+    );
+  }
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await f.store.list("a", { limit: 10, cursor });
+    seen.push(...page.tasks.map((t) => t.id));
+    cursor = page.nextCursor ?? undefined;
+    pages++;
+  } while (cursor);
+  assert.equal(pages, 3);
+  assert.deepEqual(seen, made.map((t) => t.id).reverse());
+  const odd = await f.store.list("a", { instance: "odd" });
+  assert.equal(odd.tasks.length, 12);
+  assert.ok(odd.tasks.every((t) => t.instance === "odd"));
+  assert.equal((await f.store.list("a", { sessionId: "s1" })).tasks.length, 5);
+  assert.equal((await f.store.list("a", { status: "running" })).tasks.length, 0);
+  const page = await f.store.list("a", { limit: 200 });
+  assert.equal(page.nextCursor, null);
+  assert.equal(page.counts.pending, 25);
+  assert.equal(await codeOf(f.store.list("a", { cursor: "not-a-cursor!" })), "invalid_argument");
+});
