@@ -34,6 +34,8 @@ export interface RecordedRequest {
   aborted: boolean;
   /** The response was sent completely. */
   finished: boolean;
+  /** When it finished or was aborted (performance.now()), else null. */
+  endedAt: number | null;
   /** When the request arrived (performance.now()). */
   at: number;
 }
@@ -84,7 +86,7 @@ export class TestGateway {
         hostname: "127.0.0.1",
         port: 0,
         onListen: () => {},
-      }, (request) => gateway.#handle(request));
+      }, (request, info) => gateway.#handle(request, info));
       const addr = server.addr as Deno.NetAddr;
       gateway = new TestGateway(server, `http://127.0.0.1:${addr.port}`, options);
       resolve(gateway);
@@ -94,6 +96,17 @@ export class TestGateway {
   /** Chat requests only. */
   get chats(): RecordedRequest[] {
     return this.requests.filter((r) => r.path === "/v1/chat/completions");
+  }
+
+  /** Chat requests grouped by the user message they carried. */
+  chatsByMessage(): Map<string, RecordedRequest[]> {
+    const groups = new Map<string, RecordedRequest[]>();
+    for (const chat of this.chats) {
+      const messages = chat.body?.messages as { content?: string }[] | undefined;
+      const key = String(messages?.[0]?.content);
+      groups.set(key, [...(groups.get(key) ?? []), chat]);
+    }
+    return groups;
   }
 
   /** Resolves when a recorded request satisfies `predicate` (polls, bounded). */
@@ -118,7 +131,7 @@ export class TestGateway {
     await this.#server.shutdown().catch(() => {});
   }
 
-  async #handle(request: Request): Promise<Response> {
+  async #handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const url = new URL(request.url);
     const record: RecordedRequest = {
       method: request.method,
@@ -127,6 +140,7 @@ export class TestGateway {
       body: null,
       aborted: false,
       finished: false,
+      endedAt: null,
       at: performance.now(),
     };
     if (request.method === "POST") {
@@ -137,10 +151,11 @@ export class TestGateway {
       }
     }
     this.requests.push(record);
-    request.signal.addEventListener("abort", () => {
-      if (!record.finished) record.aborted = true;
-      this.#notify();
-    });
+    // Settles once the response was delivered in full, or not.
+    info.completed.then(
+      () => finish(record),
+      () => abort(record),
+    ).finally(() => this.#notify());
     this.#notify();
     try {
       return await this.#route(request, url, record);
@@ -161,7 +176,7 @@ export class TestGateway {
       return errorResponse(fault.status, `test fault ${fault.status}`, "test_fault", headers);
     }
     if (url.pathname === "/v1/models" && request.method === "GET") {
-      record.finished = true;
+      finish(record);
       return Response.json({
         object: "list",
         data: ["openclaw", "openclaw/default", ...this.agents.map((a) => `openclaw/${a}`)].map((
@@ -184,11 +199,11 @@ export class TestGateway {
     const reply = `echo: ${user.content}`;
     const model = typeof body.model === "string" ? body.model : "openclaw";
     if (fault.kind === "garbage") {
-      record.finished = true;
+      finish(record);
       return new Response("this is {not json", { headers: { "content-type": "application/json" } });
     }
     if (fault.kind === "huge") {
-      record.finished = true;
+      finish(record);
       const filler = "x".repeat(fault.bytes);
       return new Response(
         `{"choices":[{"message":{"role":"assistant","content":"${filler}"}}]}`,
@@ -196,7 +211,7 @@ export class TestGateway {
       );
     }
     if (body.stream !== true || fault.kind === "json") {
-      record.finished = true;
+      finish(record);
       return Response.json({
         id: "chatcmpl-test",
         object: "chat.completion",
@@ -245,7 +260,7 @@ export class TestGateway {
               ),
             );
             controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-            record.finished = true;
+            finish(record);
             controller.close();
             return;
           }
@@ -264,7 +279,7 @@ export class TestGateway {
           }
           controller.enqueue(chunk({}, "stop"));
           controller.enqueue(encoder.encode("data: [DONE]\n\n"));
-          record.finished = true;
+          finish(record);
           this.#notify();
           controller.close();
         } catch {
@@ -272,7 +287,7 @@ export class TestGateway {
         }
       },
       cancel: () => {
-        if (!record.finished) record.aborted = true;
+        if (!record.finished) abort(record);
         this.#notify();
       },
     });
@@ -280,6 +295,18 @@ export class TestGateway {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
     });
   }
+}
+
+function finish(record: RecordedRequest): void {
+  if (record.aborted) return;
+  record.finished = true;
+  record.endedAt ??= performance.now();
+}
+
+function abort(record: RecordedRequest): void {
+  if (record.finished) return;
+  record.aborted = true;
+  record.endedAt ??= performance.now();
 }
 
 /** Sleeps, or throws when `signal` aborts first. */
