@@ -186,6 +186,70 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Trust X-Forwarded-For from a reverse proxy",
   },
   {
+    key: "stateless",
+    env: ["MCP_STATELESS"],
+    flag: "stateless",
+    kind: "bool",
+    defaultText: "false",
+    help:
+      "HTTP without sessions: a fresh server per request, JSON responses (replicas, Deno Deploy)",
+  },
+  {
+    key: "sessionIdleMs",
+    env: ["MCP_SESSION_IDLE_MS"],
+    kind: "int",
+    min: 100,
+    max: 7 * 24 * 3_600_000,
+    defaultText: "1800000",
+    help: "HTTP sessions idle this long (ms) are closed",
+  },
+  {
+    key: "maxSessions",
+    env: ["MCP_MAX_SESSIONS"],
+    kind: "int",
+    min: 1,
+    max: 1_000_000,
+    defaultText: "1000",
+    help: "Most live HTTP sessions; more get 503",
+  },
+  {
+    key: "allowedHosts",
+    env: ["MCP_ALLOWED_HOSTS"],
+    kind: "list",
+    help: "Extra Host names accepted (DNS-rebinding protection); loopback names always are",
+  },
+  {
+    key: "allowedOrigins",
+    env: ["MCP_ALLOWED_ORIGINS"],
+    kind: "list",
+    help: "Extra browser Origins accepted, e.g. https://app.example.com",
+  },
+  {
+    key: "authTokens",
+    env: ["MCP_AUTH_TOKENS"],
+    flag: "auth-token",
+    kind: "list",
+    secret: true,
+    help: "Static bearer tokens accepted on /mcp (comma-separated)",
+  },
+  {
+    key: "allowInsecure",
+    env: ["MCP_ALLOW_INSECURE"],
+    flag: "allow-insecure",
+    kind: "bool",
+    defaultText: "false",
+    help: "Allow serving a non-loopback address without any authentication",
+  },
+  {
+    key: "rateLimit",
+    env: ["MCP_RATE_LIMIT"],
+    kind: "int",
+    min: 0,
+    max: 1_000_000,
+    defaultText: "600",
+    help: "Requests per minute per client on /mcp (0 turns the limit off)",
+  },
+  {
     key: "taskConcurrency",
     env: ["OPENCLAW_TASK_CONCURRENCY"],
     flag: "task-concurrency",
@@ -300,6 +364,17 @@ export interface Config {
   kvPath?: string;
   /** Async task settings. */
   tasks: { concurrency: number; ttlMs: number; leaseMs: number };
+  /** Streamable HTTP settings. */
+  http: {
+    stateless: boolean;
+    sessionIdleMs: number;
+    maxSessions: number;
+    allowedHosts: string[];
+    allowedOrigins: string[];
+    authTokens: string[];
+    allowInsecure: boolean;
+    rateLimitPerMinute: number;
+  };
 }
 
 /** What the command line asks for. */
@@ -567,6 +642,16 @@ export function loadConfig(sources: ConfigSources): Command {
       ttlMs: (raw.taskTtlMs as number | undefined) ?? 86_400_000,
       leaseMs: (raw.taskLeaseMs as number | undefined) ?? 30_000,
     },
+    http: {
+      stateless: (raw.stateless as boolean | undefined) ?? false,
+      sessionIdleMs: (raw.sessionIdleMs as number | undefined) ?? 1_800_000,
+      maxSessions: (raw.maxSessions as number | undefined) ?? 1000,
+      allowedHosts: ((raw.allowedHosts as string[] | undefined) ?? []).map((h) => h.toLowerCase()),
+      allowedOrigins: (raw.allowedOrigins as string[] | undefined) ?? [],
+      authTokens: (raw.authTokens as string[] | undefined) ?? [],
+      allowInsecure: (raw.allowInsecure as boolean | undefined) ?? false,
+      rateLimitPerMinute: (raw.rateLimit as number | undefined) ?? 600,
+    },
   };
   return { kind: "run", config };
 }
@@ -606,5 +691,6 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     ...config,
     instances: config.instances.map(({ token, ...rest }) => ({ ...rest, hasToken: !!token })),
     auth: { ...config.auth, clientSecret: config.auth.clientSecret ? "[redacted]" : undefined },
+    http: { ...config.http, authTokens: `${config.http.authTokens.length} configured` },
   };
 }

@@ -12,6 +12,9 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+// @ts-types="@modelcontextprotocol/sdk/server/index"
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { Logger } from "./log.ts";
 
 /** Longest accepted line; longer input is discarded up to the next newline. */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -145,4 +148,51 @@ export class StdioTransport implements Transport {
     await this.#reader?.cancel().catch(() => {});
     this.onclose?.();
   }
+}
+
+/** What {@linkcode runStdio} needs. */
+export interface StdioOptions {
+  /** The MCP server (its calls stop when `shutdown` aborts). */
+  server: Server;
+  /** Aborted when input ends or a signal arrives. */
+  shutdown: AbortController;
+  /** Logger. */
+  log: Logger;
+}
+
+/**
+ * Serves MCP on stdin/stdout until stdin ends or SIGTERM/SIGINT arrives.
+ * Work in flight is cancelled and the replies owed are flushed (bounded).
+ */
+export async function runStdio(options: StdioOptions): Promise<void> {
+  const { server, shutdown, log } = options;
+  const transport = new StdioTransport();
+  transport.onInputEnd = async () => {
+    shutdown.abort();
+    await transport.drain(2_000);
+    await server.close();
+  };
+  const closed = new Promise<void>((resolve) => {
+    server.onclose = () => resolve();
+  });
+  const stop = () => {
+    shutdown.abort();
+    server.close().catch(() => {});
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    try {
+      Deno.addSignalListener(signal, stop);
+    } catch {
+      // Not every platform has every signal (Windows has no SIGTERM).
+    }
+  }
+  if (Deno.stdin.isTerminal()) {
+    console.error(
+      "openclaw-mcp: waiting for an MCP client on stdin (this is the stdio transport; use --transport http to serve HTTP, --help for options)",
+    );
+  }
+  await server.connect(transport);
+  log.info("started", { transport: "stdio" });
+  await closed;
+  shutdown.abort();
 }

@@ -1,0 +1,173 @@
+/**
+ * HTTP guards as Hono middleware: Host and Origin validation (DNS-rebinding
+ * protection), a per-client rate limit, and static bearer tokens.
+ *
+ * @module
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** True for a loopback bind address or host name. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return LOOPBACK_NAMES.has(h) || /^127\.\d+\.\d+\.\d+$/.test(h) || h.endsWith(".localhost");
+}
+
+/** Host name of a Host header value, without port, lower-cased. */
+export function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
+  const colon = h.lastIndexOf(":");
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+/** Matches an origin against a pattern: exact, `*`, or `*.example.com` (any scheme). */
+export function originMatches(origin: string, pattern: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.startsWith("*.")) {
+    try {
+      const host = new URL(origin).hostname;
+      return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+    } catch {
+      return false;
+    }
+  }
+  return origin === pattern.replace(/\/+$/, "");
+}
+
+/** Options for {@linkcode hostOriginGuard}. */
+export interface HostOriginOptions {
+  /** Bind address of the server. */
+  bindHost: string;
+  /** Extra host names (MCP_ALLOWED_HOSTS, the issuer's host). */
+  allowedHosts: string[];
+  /** Extra origins or patterns (MCP_ALLOWED_ORIGINS, CORS_ORIGINS, the issuer). */
+  allowedOrigins: string[];
+}
+
+function forbidden(c: Context, message: string): Response {
+  return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, 403);
+}
+
+/**
+ * Rejects requests whose Host is not ours (DNS rebinding) or whose Origin is
+ * not allowed. A loopback bind accepts only loopback Host names unless more
+ * are configured; any bind accepts loopback Origins and configured ones.
+ */
+export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
+  const hosts = new Set(options.allowedHosts.map((h) => hostName(h)));
+  const checkHost = isLoopback(options.bindHost) || hosts.size > 0;
+  return async function hostOrigin(c, next) {
+    const host = c.req.header("host");
+    if (checkHost) {
+      const name = host ? hostName(host) : "";
+      if (!name || !(isLoopback(name) || hosts.has(name))) {
+        return forbidden(c, `Invalid Host header: add the name to MCP_ALLOWED_HOSTS to accept it`);
+      }
+    }
+    const origin = c.req.header("origin");
+    if (origin && origin !== "null") {
+      let loopbackOrigin = false;
+      try {
+        loopbackOrigin = isLoopback(new URL(origin).hostname);
+      } catch {
+        // An unparsable Origin is simply not loopback.
+      }
+      if (!loopbackOrigin && !options.allowedOrigins.some((p) => originMatches(origin, p))) {
+        return forbidden(c, "Invalid Origin header: add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS");
+      }
+    }
+    await next();
+  };
+}
+
+/** Options for {@linkcode rateLimit}. */
+export interface RateLimitOptions {
+  /** Requests per minute per client; 0 disables. */
+  perMinute: number;
+  /** Identifies the client: token hash or address. */
+  key: (c: Context) => string;
+  /** Clock in ms. */
+  now?: () => number;
+}
+
+/**
+ * A token bucket per client: `perMinute` requests may come in a burst, and
+ * the bucket refills evenly over the minute. Over the limit: 429 with
+ * `Retry-After`.
+ */
+export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
+  const now = options.now ?? Date.now;
+  const capacity = options.perMinute;
+  const refillPerMs = capacity / 60_000;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return async function limit(c, next) {
+    if (capacity <= 0) return await next();
+    const t = now();
+    if (buckets.size > 10_000) {
+      // Full buckets carry no information; drop them to bound memory.
+      for (const [k, b] of buckets) {
+        if (b.tokens + (t - b.at) * refillPerMs >= capacity) buckets.delete(k);
+      }
+    }
+    const key = options.key(c);
+    const bucket = buckets.get(key) ?? { tokens: capacity, at: t };
+    bucket.tokens = Math.min(capacity, bucket.tokens + (t - bucket.at) * refillPerMs);
+    bucket.at = t;
+    buckets.set(key, bucket);
+    if (bucket.tokens < 1) {
+      const retry = Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
+      c.header("Retry-After", String(retry));
+      return c.json({
+        jsonrpc: "2.0",
+        id: null,
+        error: {
+          code: -32000,
+          message: `Too many requests: the limit is ${capacity} per minute; retry in ${retry} s`,
+        },
+      }, 429);
+    }
+    bucket.tokens -= 1;
+    await next();
+  };
+}
+
+async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** A short, stable, non-secret id for a token: the owner of its tasks. */
+export async function tokenId(token: string): Promise<string> {
+  const digest = await sha256(token);
+  return "token:" + [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Static bearer authentication (`MCP_AUTH_TOKENS`), compared in constant
+ * time; sets `principal` to the token's id.
+ */
+export async function staticBearer(tokens: string[], realm: string): Promise<MiddlewareHandler> {
+  const digests = await Promise.all(tokens.map(sha256));
+  return bearerAuth({
+    realm,
+    verifyToken: async (token, c) => {
+      const digest = await sha256(token);
+      let match = false;
+      for (const d of digests) match = timingSafeEqual(d, digest) || match;
+      if (match) c.set("principal", await tokenId(token));
+      return match;
+    },
+    noAuthenticationHeader: {
+      message: { error: "unauthorized", message: "Send Authorization: Bearer <token>." },
+    },
+    invalidAuthenticationHeader: {
+      message: { error: "invalid_request", message: "Malformed Authorization header." },
+    },
+    invalidToken: {
+      message: { error: "invalid_token", message: "The bearer token is not valid." },
+    },
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Serves the HTTP app with `Deno.serve` until SIGTERM/SIGINT (or `signal`),
+ * then shuts down within 10 s: in-flight calls are cancelled, sessions closed,
+ * and open connections drained.
+ *
+ * @module
+ */
+// @ts-types="@modelcontextprotocol/sdk/server/index"
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { type Config, ConfigError } from "../config.ts";
+import type { GatewayRegistry } from "../gateway/registry.ts";
+import type { Logger } from "../log.ts";
+import { createApp } from "./app.ts";
+import { isLoopback } from "./guards.ts";
+
+/** Longest graceful shutdown. */
+export const SHUTDOWN_MS = 10_000;
+
+/** What {@linkcode serveHttp} needs. */
+export interface ServeOptions {
+  /** Configuration. */
+  config: Config;
+  /** Builds an MCP server for a principal; its calls stop when `shutdown` aborts. */
+  createServer: (owner: string) => Server;
+  /** Aborted when shutdown begins: cancels tool calls in flight. */
+  shutdown: AbortController;
+  /** Gateways (for /ready). */
+  gateways: GatewayRegistry;
+  /** KV (for /ready). */
+  kv: Deno.Kv;
+  /** Logger. */
+  log: Logger;
+}
+
+/**
+ * Refuses configurations that would expose the server unauthenticated.
+ *
+ * @throws {ConfigError} for a non-loopback bind without auth and without --allow-insecure.
+ */
+export function checkExposure(config: Config): void {
+  const authenticated = config.http.authTokens.length > 0 || config.auth.enabled;
+  if (!isLoopback(config.host) && !authenticated && !config.http.allowInsecure) {
+    throw new ConfigError(
+      `HOST/--host=${
+        JSON.stringify(config.host)
+      } is not a loopback address and no authentication is configured; set MCP_AUTH_TOKENS (or --auth-token), or pass --allow-insecure if something in front of this server authenticates`,
+    );
+  }
+}
+
+function displayUrl(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `http://${host}:${addr.port}`;
+}
+
+/** Serves until a shutdown signal; resolves once stopped. */
+export async function serveHttp(options: ServeOptions): Promise<void> {
+  const { config, log } = options;
+  checkExposure(config);
+  const { app, sessions } = await createApp(options);
+  const stopping = new AbortController();
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    signal: stopping.signal,
+    onListen: (addr) => {
+      const url = displayUrl(addr as Deno.NetAddr);
+      log.info("listening", { url, mcp: `${url}/mcp`, port: (addr as Deno.NetAddr).port });
+      console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
+    },
+  }, app.fetch);
+
+  const stop = () => {
+    if (stopping.signal.aborted) return;
+    log.info("shutting_down", { sessions: sessions?.size ?? 0 });
+    options.shutdown.abort();
+    sessions?.close();
+    stopping.abort();
+  };
+  const signals = ["SIGTERM", "SIGINT"] as const;
+  for (const signal of signals) {
+    try {
+      Deno.addSignalListener(signal, stop);
+    } catch {
+      // Not every platform has every signal.
+    }
+  }
+  options.shutdown.signal.addEventListener("abort", stop);
+  await server.finished;
+  // server.finished resolves once connections drain; stop() bounds that by
+  // closing sessions, and this bounds anything left.
+  await Promise.race([
+    server.finished,
+    new Promise((r) => Deno.unrefTimer(setTimeout(r, SHUTDOWN_MS) as unknown as number)),
+  ]);
+  for (const signal of signals) {
+    try {
+      Deno.removeSignalListener(signal, stop);
+    } catch {
+      // See above.
+    }
+  }
+  await sessions?.close();
+}
