@@ -72,10 +72,10 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
 
   const stop = () => {
     if (stopping.signal.aborted) return;
+    stopping.abort();
     log.info("shutting_down", { sessions: sessions?.size ?? 0 });
     options.shutdown.abort();
     sessions?.close();
-    stopping.abort();
   };
   const signals = ["SIGTERM", "SIGINT"] as const;
   for (const signal of signals) {

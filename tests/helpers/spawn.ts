@@ -105,3 +105,64 @@ export function baseEnv(): Record<string, string> {
   }
   return env;
 }
+
+/** A spawned HTTP server. */
+export interface HttpServerProcess {
+  /** Base URL, e.g. http://127.0.0.1:41234. */
+  url: string;
+  /** The process. */
+  child: Deno.ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Sends SIGTERM and waits for the exit status. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/** Starts `main.ts --transport http` on a free loopback port and waits until it listens. */
+export async function startHttp(
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<HttpServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...DENO_RUN, "--transport", "http", "--port", "0", ...(options.args ?? [])],
+    env: { ...baseEnv(), ...(options.env ?? {}) },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const url = await new Promise<string>((resolve, reject) => {
+    (async () => {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return reject(new Error(`server exited before listening:\n${stderr}`));
+        stderr += value;
+        const match = /"event":"listening","url":"([^"]+)"/.exec(stderr);
+        if (match) {
+          resolve(match[1]);
+          break;
+        }
+      }
+      // Keep draining so the child never blocks on a full pipe.
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        stderr += value;
+      }
+    })().catch(reject);
+  });
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      return await child.status;
+    },
+  };
+}
