@@ -9,6 +9,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
 import type { Config } from "../config.ts";
 import { VERSION } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
@@ -200,6 +201,8 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     }, 404)
   );
   app.onError((error, c) => {
+    // Middleware such as bearerAuth signals refusals (401) by throwing these.
+    if (error instanceof HTTPException) return error.getResponse();
     log.error("http_error", {
       path: c.req.path,
       error: error instanceof Error ? error.stack : String(error),
