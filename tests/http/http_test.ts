@@ -297,3 +297,35 @@ Deno.test("http: SIGTERM stops the server cleanly with a call in flight", opts, 
     await gateway.close();
   }
 });
+
+Deno.test(
+  "http: /ready is 200 with a healthy gateway and 503 with reasons without",
+  opts,
+  async () => {
+    await withHttp(async (server, gateway) => {
+      const ready = await fetch(`${server.url}/ready`);
+      assert.equal(ready.status, 200);
+      const body = await ready.json();
+      assert.equal(body.status, "ready");
+      assert.equal(body.gateways[0].status, "ok");
+      gateway.fault = { kind: "status", status: 401 };
+      const notReady = await fetch(`${server.url}/ready`);
+      assert.equal(notReady.status, 503);
+      const reasons = await notReady.json();
+      assert.deepEqual(reasons.reasons, ["no gateway instance is healthy"]);
+      assert.equal(reasons.gateways[0].status, "unauthorized");
+      const health = await (await fetch(`${server.url}/health`)).json();
+      assert.deepEqual(
+        { ...health, sessions: undefined },
+        {
+          status: "ok",
+          version: health.version,
+          transport: "http",
+          mode: "stateful",
+          auth: "none",
+          sessions: undefined,
+        },
+      );
+    });
+  },
+);
