@@ -32,11 +32,6 @@ export async function main(args: string[]): Promise<number> {
     }
     if (command.config.transport === "http") {
       checkExposure(command.config);
-      if (command.config.auth.enabled) {
-        throw new ConfigError(
-          "AUTH_ENABLED/--auth (OAuth 2.1) is not available in this version yet; use MCP_AUTH_TOKENS for bearer tokens",
-        );
-      }
     }
     kv = await openTaskKv(command.config.kvPath ?? defaultKvPath(env));
   } catch (error) {

@@ -173,6 +173,52 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Comma-separated OAuth redirect URIs for the pre-registered client",
   },
   {
+    key: "allowDcr",
+    env: ["MCP_ALLOW_DCR", "MCP_DANGEROUSLY_ALLOW_DCR"],
+    kind: "bool",
+    defaultText: "false",
+    help: "Allow OAuth dynamic client registration (POST /register)",
+  },
+  {
+    key: "allowCimd",
+    env: ["MCP_ALLOW_CIMD"],
+    kind: "bool",
+    defaultText: "false",
+    help: "Accept OAuth Client ID Metadata Documents (https client_id URLs)",
+  },
+  {
+    key: "cimdHosts",
+    env: ["MCP_CIMD_HOSTS"],
+    kind: "list",
+    defaultText: "claude.ai",
+    help: "Hosts whose client metadata documents are trusted",
+  },
+  {
+    key: "ownerPassword",
+    env: ["MCP_OWNER_PASSWORD"],
+    kind: "string",
+    secret: true,
+    help: "Password the owner types on the consent page to approve a new OAuth client",
+  },
+  {
+    key: "accessTokenTtlMs",
+    env: ["MCP_ACCESS_TOKEN_TTL_MS"],
+    kind: "int",
+    min: 1_000,
+    max: 30 * 24 * 3_600_000,
+    defaultText: "3600000",
+    help: "OAuth access token lifetime (ms)",
+  },
+  {
+    key: "refreshTokenTtlMs",
+    env: ["MCP_REFRESH_TOKEN_TTL_MS"],
+    kind: "int",
+    min: 1_000,
+    max: 365 * 24 * 3_600_000,
+    defaultText: "2592000000",
+    help: "OAuth refresh token lifetime (ms)",
+  },
+  {
     key: "corsOrigins",
     env: ["CORS_ORIGINS"],
     kind: "list",
@@ -355,6 +401,12 @@ export interface Config {
     clientSecret?: string;
     issuerUrl?: string;
     redirectUris: string[];
+    allowDcr: boolean;
+    allowCimd: boolean;
+    cimdHosts: string[];
+    ownerPassword?: string;
+    accessTokenTtlMs: number;
+    refreshTokenTtlMs: number;
   };
   /** CORS origins; empty means CORS off. */
   corsOrigins: string[];
@@ -632,7 +684,15 @@ export function loadConfig(sources: ConfigSources): Command {
       clientId: raw.clientId as string | undefined,
       clientSecret: raw.clientSecret as string | undefined,
       issuerUrl: raw.issuerUrl as string | undefined,
-      redirectUris: (raw.redirectUris as string[] | undefined) ?? [],
+      redirectUris: (raw.redirectUris as string[] | undefined) ?? [...CLAUDE_CALLBACKS],
+      allowDcr: (raw.allowDcr as boolean | undefined) ?? false,
+      allowCimd: (raw.allowCimd as boolean | undefined) ?? false,
+      cimdHosts: ((raw.cimdHosts as string[] | undefined) ?? ["claude.ai"]).map((h) =>
+        h.toLowerCase()
+      ),
+      ownerPassword: (raw.ownerPassword as string | undefined) || undefined,
+      accessTokenTtlMs: (raw.accessTokenTtlMs as number | undefined) ?? 3_600_000,
+      refreshTokenTtlMs: (raw.refreshTokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     },
     corsOrigins: (raw.corsOrigins as string[] | undefined) ?? [],
     trustProxy: (raw.trustProxy as boolean | undefined) ?? false,
@@ -653,7 +713,52 @@ export function loadConfig(sources: ConfigSources): Command {
       rateLimitPerMinute: (raw.rateLimit as number | undefined) ?? 600,
     },
   };
+  checkAuth(config, origins);
   return { kind: "run", config };
+}
+
+/** Claude's OAuth callbacks: the default redirect URIs of the pre-registered client. */
+export const CLAUDE_CALLBACKS = [
+  "https://claude.ai/api/mcp/auth_callback",
+  "https://claude.com/api/mcp/auth_callback",
+];
+
+function checkAuth(config: Config, origins: Origins): void {
+  const auth = config.auth;
+  if (auth.clientSecret !== undefined && auth.clientSecret.length < 32) {
+    throw new ConfigError(
+      `${
+        origins.clientSecret ?? "MCP_CLIENT_SECRET"
+      } (value hidden): shorter than 32 characters; generate one with: openssl rand -hex 32`,
+    );
+  }
+  if ((auth.clientId === undefined) !== (auth.clientSecret === undefined)) {
+    throw new ConfigError(
+      "MCP_CLIENT_ID and MCP_CLIENT_SECRET go together; set both (or neither)",
+    );
+  }
+  for (const uri of auth.redirectUris) {
+    if (!isSafeRedirect(uri)) {
+      throw new ConfigError(
+        `${origins.redirectUris ?? "MCP_REDIRECT_URIS"}=${
+          JSON.stringify(uri)
+        }: not an https (or loopback http) URL; list exact callback URLs`,
+      );
+    }
+  }
+}
+
+/** An https URL, or http on a loopback host (native apps, tests); never with a fragment. */
+export function isSafeRedirect(uri: string): boolean {
+  try {
+    const url = new URL(uri);
+    if (url.hash) return false;
+    if (url.protocol === "https:") return true;
+    return url.protocol === "http:" &&
+      ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** The `--help` text: every option with its flag, env name and default. */
@@ -690,7 +795,11 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     instances: config.instances.map(({ token, ...rest }) => ({ ...rest, hasToken: !!token })),
-    auth: { ...config.auth, clientSecret: config.auth.clientSecret ? "[redacted]" : undefined },
+    auth: {
+      ...config.auth,
+      clientSecret: config.auth.clientSecret ? "[redacted]" : undefined,
+      ownerPassword: config.auth.ownerPassword ? "[redacted]" : undefined,
+    },
     http: { ...config.http, authTokens: `${config.http.authTokens.length} configured` },
   };
 }

@@ -92,7 +92,26 @@ Deno.test("config: every env name of the Node server is read", () => {
     clientSecret: "s".repeat(32),
     issuerUrl: "https://mcp.example.com",
     redirectUris: ["https://a.example/cb", "https://b.example/cb"],
+    allowDcr: false,
+    allowCimd: false,
+    cimdHosts: ["claude.ai"],
+    ownerPassword: undefined,
+    accessTokenTtlMs: 3_600_000,
+    refreshTokenTtlMs: 2_592_000_000,
   });
+  const oauth = run([], {
+    MCP_DANGEROUSLY_ALLOW_DCR: "true",
+    MCP_ALLOW_CIMD: "true",
+    MCP_CIMD_HOSTS: "Claude.ai,cimd.example",
+    MCP_OWNER_PASSWORD: "pw",
+  }).auth;
+  assert.equal(oauth.allowDcr, true, "the old DCR name is accepted");
+  assert.equal(oauth.allowCimd, true);
+  assert.deepEqual(oauth.cimdHosts, ["claude.ai", "cimd.example"]);
+  assert.deepEqual(run([]).auth.redirectUris, [
+    "https://claude.ai/api/mcp/auth_callback",
+    "https://claude.com/api/mcp/auth_callback",
+  ]);
   assert.deepEqual(config.corsOrigins, ["https://claude.ai", "*.example.com"]);
   assert.equal(config.trustProxy, true);
   assert.equal(config.kvPath, ":memory:");
@@ -255,6 +274,17 @@ Deno.test("config: every bad value names its source and the fix", () => {
     /2 instances are marked default \(a, b\); mark exactly one/,
   );
   fails(["--bogus"], {}, /Unknown option '--bogus'.*run with --help/);
+  fails(
+    [],
+    { MCP_CLIENT_ID: "c", MCP_CLIENT_SECRET: "short" },
+    /MCP_CLIENT_SECRET \(value hidden\): shorter than 32/,
+  );
+  fails([], { MCP_CLIENT_ID: "c" }, /MCP_CLIENT_ID and MCP_CLIENT_SECRET go together/);
+  fails(
+    [],
+    { MCP_REDIRECT_URIS: "http://evil.example/cb" },
+    /MCP_REDIRECT_URIS="http:\/\/evil.example\/cb": not an https/,
+  );
   fails(["--config", "missing.json"], {}, /--config "missing.json": file not found/);
   fails(["--config", "c.json"], {}, /not valid JSON/, { "c.json": "{" });
   fails(["--config", "c.json"], {}, /unknown key "timeout"; known keys/, {
@@ -300,9 +330,12 @@ Deno.test("config: help lists every option with env and default; version prints"
 Deno.test("config: the redacted view hides tokens and the client secret", () => {
   const config = run([], {
     OPENCLAW_GATEWAY_TOKEN: "gw-secret",
+    MCP_CLIENT_ID: "cid",
     MCP_CLIENT_SECRET: "client-secret-value-0123456789abcdef",
+    MCP_OWNER_PASSWORD: "owner-pass-word",
+    MCP_AUTH_TOKENS: "static-token-1",
   });
   const text = JSON.stringify(redactedConfig(config));
-  assert.doesNotMatch(text, /gw-secret|client-secret-value/);
+  assert.doesNotMatch(text, /gw-secret|client-secret-value|owner-pass-word|static-token-1/);
   assert.match(text, /"hasToken":true/);
 });

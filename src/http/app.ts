@@ -14,7 +14,10 @@ import type { Config } from "../config.ts";
 import { VERSION } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
-import { hostName, hostOriginGuard, originMatches, rateLimit, staticBearer } from "./guards.ts";
+import { clientAddress } from "../client_address.ts";
+import { hostName, hostOriginGuard, originMatches, rateLimit } from "./guards.ts";
+import { mcpBearer } from "../auth/bearer.ts";
+import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, rpcError, SessionManager } from "./sessions.ts";
 
 /** Largest accepted request body: a 100,000-character message in any script, JSON-escaped, fits. */
@@ -35,6 +38,8 @@ export interface AppDeps {
   kv: Deno.Kv;
   /** Logger. */
   log: Logger;
+  /** Public base URL (the OAuth issuer); known once the server listens. */
+  issuer: () => string;
 }
 
 /** The app and the session table it serves. */
@@ -60,13 +65,7 @@ function fnv1a(text: string): string {
 
 function clientKey(c: Context<Env>, trustProxy: boolean): string {
   const auth = c.req.header("authorization");
-  if (auth) return `auth:${fnv1a(auth)}`;
-  if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-    if (forwarded) return `ip:${forwarded}`;
-  }
-  const addr = c.env?.remoteAddr as Deno.NetAddr | undefined;
-  return `ip:${addr?.hostname ?? "unknown"}`;
+  return auth ? `auth:${fnv1a(auth)}` : `ip:${clientAddress(c, trustProxy)}`;
 }
 
 /** Builds the HTTP app. */
@@ -81,7 +80,10 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     max: http.maxSessions,
     log,
   });
-  const authMode = http.authTokens.length ? "bearer" : "none";
+  const authMode = config.auth.enabled ? "oauth" : http.authTokens.length ? "bearer" : "none";
+  const oauth = config.auth.enabled
+    ? createOAuth({ config, kv: deps.kv, issuer: deps.issuer, log })
+    : undefined;
 
   app.use(
     "*",
@@ -146,6 +148,8 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
       : c.json({ status: "ready", gateways });
   });
 
+  oauth?.mount(app as unknown as Hono<{ Variables: { principal: string } }>);
+
   const gone = (c: Context<Env>) =>
     c.json({
       error: "gone",
@@ -166,7 +170,9 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     "/mcp",
     rateLimit({ perMinute: http.rateLimitPerMinute, key: (c) => clientKey(c, config.trustProxy) }),
   );
-  if (http.authTokens.length) app.use("/mcp", await staticBearer(http.authTokens, "openclaw-mcp"));
+  if (oauth || http.authTokens.length) {
+    app.use("/mcp", await mcpBearer({ staticTokens: http.authTokens, oauth }));
+  }
 
   app.on(["GET", "POST", "DELETE"], "/mcp", async (c) => {
     const owner = c.get("principal") ?? ANONYMOUS;

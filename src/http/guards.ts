@@ -1,12 +1,10 @@
 /**
  * HTTP guards as Hono middleware: Host and Origin validation (DNS-rebinding
- * protection), a per-client rate limit, and static bearer tokens.
+ * protection) and a per-client rate limit. Authentication is in `src/auth/`.
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -133,41 +131,4 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
     bucket.tokens -= 1;
     await next();
   };
-}
-
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
-/** A short, stable, non-secret id for a token: the owner of its tasks. */
-export async function tokenId(token: string): Promise<string> {
-  const digest = await sha256(token);
-  return "token:" + [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Static bearer authentication (`MCP_AUTH_TOKENS`), compared in constant
- * time; sets `principal` to the token's id.
- */
-export async function staticBearer(tokens: string[], realm: string): Promise<MiddlewareHandler> {
-  const digests = await Promise.all(tokens.map(sha256));
-  return bearerAuth({
-    realm,
-    verifyToken: async (token, c) => {
-      const digest = await sha256(token);
-      let match = false;
-      for (const d of digests) match = timingSafeEqual(d, digest) || match;
-      if (match) c.set("principal", await tokenId(token));
-      return match;
-    },
-    noAuthenticationHeader: {
-      message: { error: "unauthorized", message: "Send Authorization: Bearer <token>." },
-    },
-    invalidAuthenticationHeader: {
-      message: { error: "invalid_request", message: "Malformed Authorization header." },
-    },
-    invalidToken: {
-      message: { error: "invalid_token", message: "The bearer token is not valid." },
-    },
-  });
 }

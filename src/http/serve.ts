@@ -57,7 +57,10 @@ function displayUrl(addr: Deno.NetAddr): string {
 export async function serveHttp(options: ServeOptions): Promise<void> {
   const { config, log } = options;
   checkExposure(config);
-  const { app, sessions } = await createApp(options);
+  // The issuer defaults to the address we end up listening on (port 0 included).
+  let listened = "";
+  const issuer = () => config.auth.issuerUrl ?? listened;
+  const { app, sessions } = await createApp({ ...options, issuer });
   const stopping = new AbortController();
   const server = Deno.serve({
     hostname: config.host,
@@ -65,6 +68,15 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     signal: stopping.signal,
     onListen: (addr) => {
       const url = displayUrl(addr as Deno.NetAddr);
+      listened = url;
+      if (
+        config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
+      ) {
+        log.warn("oauth_issuer_loopback", {
+          message:
+            "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
+        });
+      }
       log.info("listening", { url, mcp: `${url}/mcp`, port: (addr as Deno.NetAddr).port });
       console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
     },

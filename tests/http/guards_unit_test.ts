@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { hostName, isLoopback, originMatches, rateLimit, tokenId } from "../../src/http/guards.ts";
+import { hostName, isLoopback, originMatches, rateLimit } from "../../src/http/guards.ts";
+import { tokenId } from "../../src/auth/bearer.ts";
 import { BoundedEventStore } from "../../src/http/event_store.ts";
 
 Deno.test("guards: host names, loopback and origin patterns", () => {

@@ -1,0 +1,150 @@
+/**
+ * OAuth Client ID Metadata Documents: a `client_id` that is an https URL
+ * names a JSON document describing the client. Fetched only from allowed
+ * hosts, with a timeout and a size cap, cached briefly.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { isSafeRedirect } from "../config.ts";
+import type { OAuthClient } from "./store.ts";
+
+/** Options for {@linkcode CimdResolver}. */
+export interface CimdOptions {
+  /** Allowed host names. */
+  hosts: string[];
+  /** The fetch to use. */
+  fetch?: typeof fetch;
+  /** Fetch timeout. */
+  timeoutMs?: number;
+  /** Largest document. */
+  maxBytes?: number;
+  /** Cache lifetime. */
+  cacheMs?: number;
+  /** Clock. */
+  now?: () => number;
+}
+
+const documentSchema = z.object({
+  client_id: z.string(),
+  client_name: z.string().max(200).optional(),
+  redirect_uris: z.array(z.string()).min(1),
+  token_endpoint_auth_method: z.string().optional(),
+}).passthrough();
+
+/** True when `id` has the form of a metadata-document client id. */
+export function looksLikeCimd(id: string): boolean {
+  return /^https?:\/\//.test(id);
+}
+
+/** Resolves metadata-document client ids to clients. */
+export class CimdResolver {
+  #o: Required<Omit<CimdOptions, "fetch">> & { fetch: typeof fetch };
+  #cache = new Map<string, { client: OAuthClient; until: number }>();
+
+  /** Creates a resolver. */
+  constructor(options: CimdOptions) {
+    this.#o = {
+      fetch: options.fetch ?? fetch,
+      timeoutMs: options.timeoutMs ?? 5_000,
+      maxBytes: options.maxBytes ?? 64 * 1024,
+      cacheMs: options.cacheMs ?? 5 * 60_000,
+      now: options.now ?? Date.now,
+      hosts: options.hosts,
+    };
+  }
+
+  /** Whether the id's host may be fetched at all. */
+  allowed(id: string): boolean {
+    try {
+      const url = new URL(id);
+      const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+      // https only; plain http is accepted for loopback hosts (local development).
+      if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) return false;
+      return url.pathname !== "/" && this.#o.hosts.includes(url.hostname.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+
+  /** The client the document describes, or an error to show. */
+  async resolve(id: string): Promise<OAuthClient | { error: string }> {
+    if (!this.allowed(id)) {
+      return {
+        error: `client metadata host is not allowed (MCP_CIMD_HOSTS: ${this.#o.hosts.join(", ")})`,
+      };
+    }
+    const cached = this.#cache.get(id);
+    if (cached && cached.until > this.#o.now()) return cached.client;
+    let text: string;
+    try {
+      const response = await this.#o.fetch(id, {
+        redirect: "error",
+        signal: AbortSignal.timeout(this.#o.timeoutMs),
+        headers: { accept: "application/json" },
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return { error: `client metadata document answered HTTP ${response.status}` };
+      }
+      text = await readLimited(response, this.#o.maxBytes);
+    } catch {
+      return { error: "client metadata document could not be fetched" };
+    }
+    let parsed;
+    try {
+      parsed = documentSchema.safeParse(JSON.parse(text));
+    } catch {
+      return { error: "client metadata document is not JSON" };
+    }
+    if (!parsed.success) {
+      return { error: "client metadata document lacks client_id or redirect_uris" };
+    }
+    const doc = parsed.data;
+    if (doc.client_id !== id) return { error: "client metadata document names another client_id" };
+    if (!doc.redirect_uris.every(isSafeRedirect)) {
+      return {
+        error: "client metadata document lists a redirect URI that is not https or loopback",
+      };
+    }
+    if (doc.token_endpoint_auth_method && doc.token_endpoint_auth_method !== "none") {
+      return {
+        error:
+          "only public metadata-document clients (token_endpoint_auth_method none) are supported",
+      };
+    }
+    const client: OAuthClient = {
+      clientId: id,
+      secretHash: null,
+      redirectUris: doc.redirect_uris,
+      name: doc.client_name ?? new URL(id).host,
+      authMethod: "none",
+      kind: "cimd",
+    };
+    this.#cache.set(id, { client, until: this.#o.now() + this.#o.cacheMs });
+    return client;
+  }
+}
+
+async function readLimited(response: Response, max: number): Promise<string> {
+  const reader = response.body!.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw new Error("too large");
+    }
+    parts.push(value);
+  }
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}

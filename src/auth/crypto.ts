@@ -1,0 +1,41 @@
+/**
+ * Small cryptographic helpers for OAuth: random tokens, hashes for storage,
+ * PKCE S256, and constant-time comparison.
+ *
+ * @module
+ */
+import { timingSafeEqual } from "node:crypto";
+
+const encoder = new TextEncoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A random, URL-safe token with `bytes` of entropy. */
+export function randomToken(bytes = 32): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** SHA-256 of `text`, hex: how tokens and secrets are stored. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The PKCE S256 challenge of a verifier: base64url(SHA-256(verifier)). */
+export async function s256(verifier: string): Promise<string> {
+  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(verifier))));
+}
+
+/** Compares two strings in time independent of where they differ (and of their lengths). */
+export async function safeEqual(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all(
+    [a, b].map(async (s) =>
+      new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))
+    ),
+  );
+  return timingSafeEqual(x, y);
+}

@@ -1,0 +1,92 @@
+/**
+ * Server-rendered HTML for the OAuth flow: the consent page and the error
+ * page. No external assets; a strict Content-Security-Policy with a nonce for
+ * the inline style; no framing (clickjacking); nothing cached.
+ *
+ * @module
+ */
+import { randomToken } from "./crypto.ts";
+
+/** Escapes text for HTML element and attribute content. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+const STYLE =
+  `body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}
+code{background:#f3f3f3;padding:0 .25rem;border-radius:4px}.err{color:#b00020}
+label{display:block;margin:1rem 0 .25rem}input[type=password]{width:100%;padding:.5rem;font-size:1rem}
+.actions{margin-top:1rem;display:flex;gap:.75rem}button{padding:.5rem 1rem;font-size:1rem}`;
+
+function page(title: string, body: string, formTargets: string[] = []): {
+  html: string;
+  headers: Record<string, string>;
+} {
+  const nonce = randomToken(16);
+  const csp = [
+    "default-src 'none'",
+    `style-src 'nonce-${nonce}'`,
+    // A form's redirect is checked against form-action too, so the client's
+    // redirect origin must be listed for the approval to land.
+    `form-action 'self' ${formTargets.join(" ")}`.trim(),
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join("; ");
+  return {
+    html: `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title>
+<style nonce="${nonce}">${STYLE}</style></head><body>${body}</body></html>`,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": csp,
+      "x-frame-options": "DENY",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-store",
+    },
+  };
+}
+
+/** What the consent page shows. */
+export interface ConsentView {
+  /** Consent id (also the CSRF form token). */
+  consentId: string;
+  /** Client's display name. */
+  clientName: string;
+  /** Client id (a URL for CIMD clients). */
+  clientId: string;
+  /** Where the browser goes afterwards. */
+  redirectUri: string;
+  /** Shown after a wrong password. */
+  error?: string;
+}
+
+/** The consent page: names the client and its redirect host; asks for the owner's password. */
+export function consentPage(view: ConsentView): { html: string; headers: Record<string, string> } {
+  const host = new URL(view.redirectUri).host;
+  return page(
+    "Approve access to OpenClaw",
+    `<h1>Allow <strong>${escapeHtml(view.clientName)}</strong> to use your OpenClaw gateway?</h1>
+<div class="box"><p>Client: <code>${escapeHtml(view.clientId)}</code></p>
+<p>After approval you will be sent to <strong>${escapeHtml(host)}</strong>.</p>
+<p>It will be able to chat with your OpenClaw agents and manage its tasks.</p></div>
+${view.error ? `<p class="err" role="alert">${escapeHtml(view.error)}</p>` : ""}
+<form method="post" action="authorize">
+<input type="hidden" name="consent_id" value="${escapeHtml(view.consentId)}">
+<label for="password">Owner password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" autofocus>
+<div class="actions"><button type="submit" name="action" value="approve">Approve</button>
+<button type="submit" name="action" value="deny">Deny</button></div></form>`,
+    [new URL(view.redirectUri).origin],
+  );
+}
+
+/** An error page, for failures that must not redirect to an unverified URI. */
+export function errorPage(title: string, message: string): {
+  html: string;
+  headers: Record<string, string>;
+} {
+  return page(title, `<h1>${escapeHtml(title)}</h1><p class="err">${escapeHtml(message)}</p>`);
+}
