@@ -1,0 +1,157 @@
+/**
+ * Helpers that play the browser and the OAuth client against the spawned
+ * server: PKCE, the authorize redirect, the consent form, the token endpoint.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { s256 } from "../../src/auth/crypto.ts";
+
+/** A fresh PKCE pair. */
+export async function pkce(): Promise<{ verifier: string; challenge: string }> {
+  const verifier = crypto.randomUUID() + crypto.randomUUID();
+  return { verifier, challenge: await s256(verifier) };
+}
+
+/** Builds an /authorize URL. */
+export function authorizeUrl(
+  base: string,
+  params: Record<string, string | undefined>,
+): string {
+  const url = new URL(`${base}/authorize`);
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+/** The result of following the flow as far as the redirect back to the client. */
+export interface Redirect {
+  /** Where the browser is sent. */
+  location: URL;
+  /** The code, if approved. */
+  code: string | null;
+  /** The error, if refused. */
+  error: string | null;
+}
+
+function redirectOf(response: Response): Redirect {
+  const location = response.headers.get("location");
+  assert.ok(location, `expected a redirect, got ${response.status}`);
+  const url = new URL(location);
+  return {
+    location: url,
+    code: url.searchParams.get("code"),
+    error: url.searchParams.get("error"),
+  };
+}
+
+/** GETs an authorize URL without following redirects. */
+export async function authorize(url: string): Promise<Response> {
+  return await fetch(url, { redirect: "manual" });
+}
+
+/** Reads the consent form from an /authorize response: its form token and cookie. */
+export async function consentForm(
+  response: Response,
+): Promise<{ consentId: string; cookie: string; html: string }> {
+  assert.equal(response.status, 200, "consent page shown");
+  const html = await response.text();
+  const consentId = /name="consent_id" value="([^"]+)"/.exec(html)?.[1];
+  const cookie = response.headers.get("set-cookie")?.split(";")[0];
+  assert.ok(consentId && cookie, "consent page has a form token and a cookie");
+  return { consentId, cookie, html };
+}
+
+/** Submits the consent form. */
+export async function submitConsent(
+  base: string,
+  form: { consentId?: string; cookie?: string; password?: string; action?: string },
+): Promise<Response> {
+  const body = new URLSearchParams();
+  if (form.consentId) body.set("consent_id", form.consentId);
+  body.set("password", form.password ?? "");
+  body.set("action", form.action ?? "approve");
+  return await fetch(`${base}/authorize`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      ...(form.cookie ? { cookie: form.cookie } : {}),
+    },
+    body,
+  });
+}
+
+/** Follows authorize + consent with the password; returns the redirect back. */
+export async function approve(base: string, url: string, password: string): Promise<Redirect> {
+  const first = await authorize(url);
+  if (first.status === 302) return redirectOf(first);
+  const form = await consentForm(first);
+  const approved = await submitConsent(base, { ...form, password });
+  return redirectOf(approved);
+}
+
+/** The redirect an /authorize response carries. */
+export function redirectFrom(response: Response): Redirect {
+  return redirectOf(response);
+}
+
+/** POSTs to /token (or /revoke) with form fields and optional Basic auth. */
+export async function tokenRequest(
+  base: string,
+  fields: Record<string, string>,
+  basic?: { id: string; secret: string },
+  path = "/token",
+): Promise<{ status: number; body: Record<string, string> }> {
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+  if (basic) {
+    headers.authorization = "Basic " +
+      btoa(`${encodeURIComponent(basic.id)}:${encodeURIComponent(basic.secret)}`);
+  }
+  const response = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers,
+    body: new URLSearchParams(fields),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : {} };
+}
+
+/** Registers a client with DCR. */
+export async function register(
+  base: string,
+  meta: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, string> }> {
+  const response = await fetch(`${base}/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(meta),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Lists tools on /mcp with a bearer token; returns the HTTP status and WWW-Authenticate. */
+export async function mcpStatus(
+  base: string,
+  token?: string,
+): Promise<{ status: number; challenge: string | null }> {
+  const response = await fetch(`${base}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "o", version: "1" },
+      },
+    }),
+  });
+  await response.body?.cancel();
+  return { status: response.status, challenge: response.headers.get("www-authenticate") };
+}
