@@ -16,7 +16,7 @@ const STYLE =
   `body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}
 code{background:#f3f3f3;padding:0 .25rem;border-radius:4px}.err{color:#b00020}
-label{display:block;margin:1rem 0 .25rem}input[type=password]{width:100%;padding:.5rem;font-size:1rem}
+label{display:block;margin:1rem 0 .25rem}input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}
 .actions{margin-top:1rem;display:flex;gap:.75rem}button{padding:.5rem 1rem;font-size:1rem}`;
 
 function page(title: string, body: string, formTargets: string[] = []): {
