@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { isSafeRedirect } from "../config.ts";
 import type { OAuthClient } from "./store.ts";
+import { readCapped } from "../read_capped.ts";
 
 /** Options for {@linkcode CimdResolver}. */
 export interface CimdOptions {
@@ -87,7 +88,7 @@ export class CimdResolver {
         await response.body?.cancel();
         return { error: `client metadata document answered HTTP ${response.status}` };
       }
-      text = await readLimited(response, this.#o.maxBytes);
+      text = await readCapped(response, this.#o.maxBytes);
     } catch {
       return { error: "client metadata document could not be fetched" };
     }
@@ -124,27 +125,4 @@ export class CimdResolver {
     this.#cache.set(id, { client, until: this.#o.now() + this.#o.cacheMs });
     return client;
   }
-}
-
-async function readLimited(response: Response, max: number): Promise<string> {
-  const reader = response.body!.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw new Error("too large");
-    }
-    parts.push(value);
-  }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    all.set(p, offset);
-    offset += p.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }

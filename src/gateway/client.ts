@@ -11,6 +11,7 @@ import { z } from "zod";
 import { BridgeError } from "../errors.ts";
 import type { Instance } from "../config.ts";
 import { SseParser } from "./sse.ts";
+import { BodyTooLarge, readCapped } from "../read_capped.ts";
 
 /** Replies larger than this are refused (bytes of body). */
 export const MAX_REPLY_BYTES = 10 * 1024 * 1024;
@@ -397,7 +398,7 @@ export class GatewayClient {
 
   #readError(error: unknown, timedOut: () => boolean, signal: AbortSignal): BridgeError {
     if (error instanceof BridgeError) return error;
-    if (error instanceof TooLarge) {
+    if (error instanceof BodyTooLarge) {
       return this.#badReply(`the reply is larger than ${Math.round(this.#maxBytes / 1048576)} MB`);
     }
     if (signal.aborted) return this.#aborted(timedOut());
@@ -434,7 +435,9 @@ export class GatewayClient {
         }
         if (chunk.done) break;
         bytes += chunk.value.length;
-        if (bytes > this.#maxBytes) throw this.#readError(new TooLarge(), timedOut, signal);
+        if (bytes > this.#maxBytes) {
+          throw this.#readError(new BodyTooLarge(this.#maxBytes), timedOut, signal);
+        }
         for (const event of parser.push(chunk.value)) {
           if (event.data === "[DONE]") {
             done = true;
@@ -482,39 +485,6 @@ export class GatewayClient {
     }
     return { reply: text, model, usage, finishReason };
   }
-}
-
-class TooLarge extends Error {}
-
-/** Reads a body as text, refusing more than `max` bytes. */
-async function readCapped(response: Response, max: number): Promise<string> {
-  const length = Number(response.headers.get("content-length") ?? "0");
-  if (length > max) {
-    await response.body?.cancel();
-    throw new TooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) throw new TooLarge();
-      parts.push(value);
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }
 
 /** Agent ids from `/v1/models` ids such as `openclaw/main`; `openclaw` and `openclaw/default` are aliases. */

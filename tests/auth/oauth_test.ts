@@ -47,37 +47,7 @@ async function withAuthServer(
 
 /** Registers a confidential DCR client and walks it to a token pair. */
 async function dcrTokens(base: string) {
-  const reg = await register(base, {
-    redirect_uris: [CALLBACK],
-    client_name: "Matrix client",
-    token_endpoint_auth_method: "client_secret_post",
-  });
-  assert.equal(reg.status, 201);
-  const client = { id: reg.body.client_id, secret: reg.body.client_secret };
-  const { verifier, challenge } = await pkce();
-  const back = await approve(
-    base,
-    authorizeUrl(base, {
-      response_type: "code",
-      client_id: client.id,
-      redirect_uri: CALLBACK,
-      code_challenge: challenge,
-      code_challenge_method: "S256",
-      state: "st-1",
-      resource: `${base}/mcp`,
-    }),
-    PASSWORD,
-  );
-  assert.ok(back.code, `approved: ${back.error}`);
-  assert.equal(back.location.searchParams.get("state"), "st-1");
-  const form = {
-    grant_type: "authorization_code",
-    code: back.code,
-    redirect_uri: CALLBACK,
-    code_verifier: verifier,
-    client_id: client.id,
-    client_secret: client.secret,
-  };
+  const { client, form } = await dcrTokensCode(base);
   const tokens = await tokenRequest(base, form);
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   return { client, form, tokens: tokens.body };
@@ -363,7 +333,12 @@ Deno.test("oauth: the refusal matrix", opts, async () => {
 async function dcrTokensCode(base: string, existing?: { id: string; secret: string }) {
   let client = existing;
   if (!client) {
-    const reg = await register(base, { redirect_uris: [CALLBACK], client_name: "Second" });
+    const reg = await register(base, {
+      redirect_uris: [CALLBACK],
+      client_name: "Second",
+      token_endpoint_auth_method: "client_secret_post",
+    });
+    assert.equal(reg.status, 201);
     client = { id: reg.body.client_id, secret: reg.body.client_secret };
   }
   const { verifier, challenge } = await pkce();
@@ -375,10 +350,13 @@ async function dcrTokensCode(base: string, existing?: { id: string; secret: stri
       redirect_uri: CALLBACK,
       code_challenge: challenge,
       code_challenge_method: "S256",
+      state: "st-1",
+      resource: `${base}/mcp`,
     }),
     PASSWORD,
   );
-  assert.ok(back.code);
+  assert.ok(back.code, `approved: ${back.error}`);
+  assert.equal(back.location.searchParams.get("state"), "st-1");
   return {
     client,
     form: {

@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { type Fault, TestGateway } from "../helpers/test_gateway.ts";
-import { connectStdio, gatewayEnv, runMain, type StdioSession } from "../helpers/spawn.ts";
+import {
+  connectStdio,
+  gatewayEnv,
+  INITIALIZE,
+  runMain,
+  type StdioSession,
+} from "../helpers/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -337,16 +343,7 @@ Deno.test("stdio: exits 0 promptly on stdin EOF with a call in flight", opts, as
   gateway.fault = { kind: "hang" };
   try {
     const lines = [
-      {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "t", version: "1" },
-        },
-      },
+      INITIALIZE,
       { jsonrpc: "2.0", method: "notifications/initialized" },
       {
         jsonrpc: "2.0",

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { s256 } from "../../src/auth/crypto.ts";
+import { INITIALIZE } from "./spawn.ts";
 
 /** A fresh PKCE pair. */
 export async function pkce(): Promise<{ verifier: string; challenge: string }> {
@@ -141,16 +142,7 @@ export async function mcpStatus(
       accept: "application/json, text/event-stream",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-11-25",
-        capabilities: {},
-        clientInfo: { name: "o", version: "1" },
-      },
-    }),
+    body: JSON.stringify(INITIALIZE),
   });
   await response.body?.cancel();
   return { status: response.status, challenge: response.headers.get("www-authenticate") };

@@ -166,3 +166,15 @@ export async function startHttp(
     },
   };
 }
+
+/** A JSON-RPC initialize request, for tests that speak the protocol by hand. */
+export const INITIALIZE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    clientInfo: { name: "raw-test", version: "1" },
+  },
+};

@@ -5,20 +5,17 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, type HttpServerProcess, runMain, startHttp } from "../helpers/spawn.ts";
+import {
+  gatewayEnv,
+  type HttpServerProcess,
+  INITIALIZE,
+  runMain,
+  startHttp,
+} from "../helpers/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const ACCEPT = "application/json, text/event-stream";
-const INIT = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-11-25",
-    capabilities: {},
-    clientInfo: { name: "g", version: "1" },
-  },
-});
+const INIT = JSON.stringify(INITIALIZE);
 
 function post(url: string, body: string, headers: Record<string, string> = {}) {
   return fetch(`${url}/mcp`, {

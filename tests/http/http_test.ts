@@ -9,20 +9,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SseParser } from "../../src/gateway/sse.ts";
 import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, type HttpServerProcess, startHttp } from "../helpers/spawn.ts";
+import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../helpers/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-const INIT = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: {
-    protocolVersion: "2025-11-25",
-    capabilities: {},
-    clientInfo: { name: "raw", version: "1" },
-  },
-};
+const INIT = INITIALIZE;
 const ACCEPT = "application/json, text/event-stream";
 
 async function connect(url: string, headers: Record<string, string> = {}) {
