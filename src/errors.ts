@@ -19,6 +19,8 @@ export type ErrorCode =
   | "gateway_bad_reply"
   | "gateway_disconnected"
   | "cancelled"
+  | "unknown_agent"
+  | "agent_required"
   | "task_not_found"
   | "task_finished"
   | "storage_unavailable"

@@ -30,7 +30,7 @@ import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
 import type { TaskRunner } from "./tasks/runner.ts";
 import type { TaskRecord, TaskStore } from "./tasks/store.ts";
 import { chatTool } from "./tools/chat.ts";
-import { instancesTool, statusTool } from "./tools/status.ts";
+import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
 import { taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
@@ -148,6 +148,7 @@ export function createServer(deps: ServerDeps): Server {
       chatTool(deps.gateways),
       statusTool(deps.gateways),
       instancesTool(deps.gateways),
+      agentsTool(deps.gateways),
       ...(deps.tasks ? taskTools({ ...deps.tasks, gateways: deps.gateways }) : []),
     ]
   ) tools.set(tool.name, tool);

@@ -57,6 +57,7 @@ export type HealthStatus =
   | "ok"
   | "unauthorized"
   | "not_found"
+  | "not_ready"
   | "unreachable"
   | "timeout"
   | "error";
@@ -190,15 +191,31 @@ export class GatewayClient {
   }
 
   /**
-   * Probes the gateway with `GET /v1/models` (authenticated, runs no agent)
-   * and tells ok from a bad token, a wrong URL, a disabled endpoint and an
-   * unreachable or slow gateway.
+   * Probes the gateway without running an agent: `GET /readyz` (no auth;
+   * tells a starting gateway apart), then `GET /v1/models` (authenticated),
+   * and tells ok from a bad token, a disabled endpoint, a wrong URL and an
+   * unreachable or slow gateway. Lists the gateway's agents.
    */
   async health(signal?: AbortSignal): Promise<HealthReport> {
     const started = this.#now();
     const elapsed = () => Math.round(this.#now() - started);
     const scope = this.#signal(signal);
     try {
+      const ready = await this.#send(
+        "/readyz",
+        { headers: { accept: "application/json" }, signal: scope.signal },
+        scope.timedOut,
+      );
+      await ready.body?.cancel();
+      if (ready.status === 503) {
+        return {
+          status: "not_ready",
+          latencyMs: elapsed(),
+          httpStatus: 503,
+          message: "The gateway is up but not ready yet (starting); retry in a few seconds.",
+          agents: [],
+        };
+      }
       const response = await this.#send(
         "/v1/models",
         { headers: this.#headers({}), signal: scope.signal },
@@ -364,6 +381,24 @@ export class GatewayClient {
         "Check the gateway's log; retry once it is healthy.",
       );
     }
+    if (status === 400 && what === "chat") {
+      const unknown = /Unknown agent '([^']*)'/.exec(detail);
+      if (unknown) {
+        return new BridgeError(
+          "unknown_agent",
+          `The gateway for instance "${name}" has no agent "${unknown[1]}".`,
+          await this.#agentHint(),
+        );
+      }
+      if (/Multiple agents are configured/i.test(detail)) {
+        return new BridgeError(
+          "agent_required",
+          `The gateway for instance "${name}" has several agents and none was chosen.`,
+          `Pass agent, or set the instance's agent in OPENCLAW_INSTANCES (or mark a default agent in openclaw.json). ${await this
+            .#agentHint()}`,
+        );
+      }
+    }
     if (status >= 300 && status < 400) {
       return new BridgeError(
         "gateway_not_found",
@@ -376,6 +411,40 @@ export class GatewayClient {
       `The gateway for instance "${name}" rejected the request (HTTP ${status}).${suffix}`,
       "Check the message, agent and session id.",
     );
+  }
+
+  /** "Known agents: ..." from /v1/models, or a pointer to openclaw_agents if that fails. */
+  async #agentHint(): Promise<string> {
+    try {
+      const agents = await this.agents();
+      return agents.length ? `Known agents: ${agents.join(", ")}.` : "The gateway lists no agents.";
+    } catch {
+      return "See openclaw_agents for the agents this gateway has.";
+    }
+  }
+
+  /**
+   * The gateway's agents, from `GET /v1/models`.
+   *
+   * @throws {BridgeError} when the gateway cannot be asked.
+   */
+  async agents(signal?: AbortSignal): Promise<string[]> {
+    const scope = this.#signal(signal);
+    try {
+      const response = await this.#send(
+        "/v1/models",
+        { headers: this.#headers({}), signal: scope.signal },
+        scope.timedOut,
+      );
+      if (!response.ok) throw await this.#httpError(response, "models");
+      const parsed = modelsSchema.safeParse(
+        await this.#readJson(response, scope.timedOut, scope.signal),
+      );
+      if (!parsed.success) throw this.#badReply("/v1/models is not a model list");
+      return agentsFromModels(parsed.data.data.map((m) => m.id));
+    } finally {
+      scope.dispose();
+    }
   }
 
   async #readJson(

@@ -7,11 +7,20 @@
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { defineTool, instanceArg, type Tool } from "./tool.ts";
+import { toBridgeError } from "../errors.ts";
 
 const healthEntry = z.object({
   name: z.string(),
   url: z.string(),
-  status: z.enum(["ok", "unauthorized", "not_found", "unreachable", "timeout", "error"]),
+  status: z.enum([
+    "ok",
+    "unauthorized",
+    "not_found",
+    "not_ready",
+    "unreachable",
+    "timeout",
+    "error",
+  ]),
   latency_ms: z.number(),
   http_status: z.number().nullable(),
   message: z.string(),
@@ -45,6 +54,42 @@ export function statusTool(gateways: GatewayRegistry): Tool {
       return {
         structured: { ok: reports.every((r) => r.status === "ok"), instances: reports },
       };
+    },
+  });
+}
+
+/**
+ * Creates the `openclaw_agents` tool. A tool of its own rather than a field of
+ * `openclaw_instances`: listing instances reads configuration only and never
+ * fails, while agents need a live call to each gateway.
+ */
+export function agentsTool(gateways: GatewayRegistry): Tool {
+  return defineTool({
+    name: "openclaw_agents",
+    title: "OpenClaw agents",
+    description:
+      "List the agents each OpenClaw gateway offers (from its /v1/models), to pass as agent to openclaw_chat.",
+    input: z.object({ instance: instanceArg }).strict(),
+    output: z.object({
+      instances: z.array(z.object({
+        name: z.string(),
+        default_agent: z.string().nullable(),
+        agents: z.array(z.string()),
+        error: z.object({ code: z.string(), message: z.string(), hint: z.string() }).nullable(),
+      })),
+    }),
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
+    async run(args, context) {
+      const clients = args.instance ? [gateways.get(args.instance)] : gateways.list();
+      const instances = await Promise.all(clients.map(async (client) => {
+        const base = { name: client.instance.name, default_agent: client.instance.agent ?? null };
+        try {
+          return { ...base, agents: await client.agents(context.signal), error: null };
+        } catch (thrown) {
+          return { ...base, agents: [], error: toBridgeError(thrown).toJSON() };
+        }
+      }));
+      return { structured: { instances } };
     },
   });
 }

@@ -50,6 +50,7 @@ Deno.test("stdio: lists every tool with schemas, titles and annotations", opts, 
     const { tools } = await session.client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
+      "openclaw_agents",
       "openclaw_chat",
       "openclaw_chat_async",
       "openclaw_instances",
@@ -368,7 +369,7 @@ Deno.test("stdio: exits 0 promptly on stdin EOF with a call in flight", opts, as
     const replies = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const byId = new Map(replies.map((r) => [r.id, r]));
     assert.ok(byId.get(1)?.result, "initialize answered");
-    assert.equal(byId.get(3)?.result?.tools?.length, 7, "tools/list answered");
+    assert.equal(byId.get(3)?.result?.tools?.length, 8, "tools/list answered");
     assert.equal(byId.get(2)?.result?.structuredContent?.error?.code, "cancelled");
     assert.equal(byId.get(null)?.error?.code, -32700, "garbage line answered with a parse error");
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
@@ -399,3 +400,34 @@ Deno.test("stdio: exits 0 on SIGTERM", opts, async () => {
   await child.stdin.close().catch(() => {});
   assert.equal(status.code, 0);
 });
+
+Deno.test(
+  "stdio: agents: listed per instance; unknown or missing agent errors name the known ones",
+  opts,
+  async () => {
+    await withServer(async (session, gateway) => {
+      const listed = await call(session, "openclaw_agents");
+      assert.deepEqual(listed.structuredContent, {
+        instances: [{
+          name: "default",
+          default_agent: null,
+          agents: ["coder", "main"],
+          error: null,
+        }],
+      });
+      const unknown = await call(session, "openclaw_chat", { message: "hi", agent: "ghost" });
+      assert.equal(errorCode(unknown), "unknown_agent");
+      assert.match(unknown.content[0].text!, /no agent "ghost"[\s\S]*Known agents: coder, main/);
+      gateway.defaultAgent = null;
+      const missing = await call(session, "openclaw_chat", { message: "hi" });
+      assert.equal(errorCode(missing), "agent_required");
+      assert.match(missing.content[0].text!, /Pass agent[\s\S]*Known agents: coder, main/);
+      const chosen = await call(session, "openclaw_chat", { message: "hi", agent: "main" });
+      assert.equal(chosen.content[0].text, "echo: hi");
+      gateway.fault = { kind: "status", status: 401 };
+      const failing = await call(session, "openclaw_agents");
+      const entry = (failing.structuredContent!.instances as { error: { code: string } }[])[0];
+      assert.equal(entry.error.code, "gateway_unauthorized");
+    });
+  },
+);

@@ -111,3 +111,21 @@ Deno.test("client: agents come from model ids", () => {
     ["main", "ops"],
   );
 });
+
+Deno.test("client: a starting gateway (readyz 503) is not_ready", opts, async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/readyz"
+        ? Response.json({ ready: false }, { status: 503 })
+        : Response.json({ data: [] }),
+  );
+  try {
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+    const report = await new GatewayClient(instance(url)).health();
+    assert.equal(report.status, "not_ready");
+    assert.match(report.message, /starting/);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -66,8 +66,10 @@ export class TestGateway {
   chunkDelayMs: number;
   /** Every request, in arrival order. */
   readonly requests: RecordedRequest[] = [];
-  /** Agents listed by /v1/models. */
+  /** Agents listed by /v1/models (and accepted in chat). */
   agents = ["main", "coder"];
+  /** Agent used when a chat names none; null: refuse like a multi-agent gateway does. */
+  defaultAgent: string | null = "main";
   #server: Deno.HttpServer;
   #waiters: (() => void)[] = [];
 
@@ -166,6 +168,10 @@ export class TestGateway {
   }
 
   async #route(request: Request, url: URL, record: RecordedRequest): Promise<Response> {
+    if (url.pathname === "/readyz") {
+      finish(record);
+      return Response.json({ ready: true });
+    }
     if (this.token !== null && request.headers.get("authorization") !== `Bearer ${this.token}`) {
       return errorResponse(401, "Unauthorized", "unauthorized");
     }
@@ -195,6 +201,18 @@ export class TestGateway {
       | undefined;
     if (!body || typeof user?.content !== "string") {
       return errorResponse(400, "Missing user message in `messages`.", "invalid_request_error");
+    }
+    const agent = request.headers.get("x-openclaw-agent-id") ??
+      (/^openclaw[/:](.+)$/.exec(String(body.model))?.[1]) ?? this.defaultAgent;
+    if (agent === null) {
+      return errorResponse(
+        400,
+        "Multiple agents are configured, but this operation has no explicit owner. Select an agent explicitly.",
+        "invalid_request_error",
+      );
+    }
+    if (agent !== "default" && !this.agents.includes(agent)) {
+      return errorResponse(400, `Unknown agent '${agent}'.`, "invalid_request_error");
     }
     const reply = `echo: ${user.content}`;
     const model = typeof body.model === "string" ? body.model : "openclaw";
