@@ -73,7 +73,10 @@ export class FakeLlm {
     });
     const last = markers.at(-1) ?? "no-marker";
     const reply = `ECHO ${last} TURNS=${new Set(markers).size}`;
-    const slow = all.includes("[[slow]]") && userTexts.at(-1)?.includes("[[slow]]");
+    // The gateway adds user messages of its own after ours: look at the one
+    // that carries the latest marker.
+    const ours = userTexts.findLast((text) => text.includes("[[m:"));
+    const slow = ours?.includes("[[slow]]") ?? false;
     if (!body.stream) {
       return Response.json({
         id: "fake",

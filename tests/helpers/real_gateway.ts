@@ -125,7 +125,7 @@ export async function startRealGateway(
         workspace: `${scratch}/workspace`,
         skipBootstrap: true,
       },
-      entries: { main: { name: "Main" }, coder: { name: "Coder" } },
+      entries: { main: { name: "Main", default: true }, coder: { name: "Coder" } },
     },
     models: {
       mode: "replace",
