@@ -19,6 +19,8 @@ import { TaskRunner, waitForTerminal } from "../src/tasks/runner.ts";
 import { TaskStore } from "../src/tasks/store.ts";
 import { TestGateway } from "../tests/helpers/test_gateway.ts";
 import { connectStdio, gatewayEnv } from "../tests/helpers/spawn.ts";
+import { FakeLlm } from "../tests/helpers/fake_llm.ts";
+import { findOpenclaw, startRealGateway } from "../tests/helpers/real_gateway.ts";
 
 const args = new Set(Deno.args);
 const QUICK = args.has("--quick");
@@ -195,9 +197,74 @@ async function store(): Promise<void> {
   await Deno.remove(dir, { recursive: true });
 }
 
+async function realGateway(): Promise<void> {
+  const found = await findOpenclaw();
+  if ("missing" in found) {
+    console.log(`real-gateway row skipped: ${found.missing}`);
+    return;
+  }
+  const llm = FakeLlm.start();
+  const gateway = await startRealGateway({ llmUrl: llm.url });
+  try {
+    const instance: Instance = {
+      name: "real",
+      url: gateway.url,
+      token: gateway.token,
+      timeoutMs: 60_000,
+      isDefault: true,
+      model: "openclaw",
+      agent: "main",
+    };
+    const direct = new GatewayClient(instance);
+    const session = await connectStdio({
+      env: {
+        OPENCLAW_INSTANCES: JSON.stringify([{
+          name: "real",
+          url: gateway.url,
+          token: gateway.token,
+          agent: "main",
+        }]),
+      },
+    });
+    const n = QUICK ? 5 : 20;
+    const samples = { direct: [] as number[], bridge: [] as number[] };
+    for (let i = 0; i < 3; i++) {
+      await direct.chat({ message: `warm [[m:w${i}]]` });
+      await session.client.callTool({
+        name: "openclaw_chat",
+        arguments: { message: `warm [[m:b${i}]]` },
+      });
+    }
+    for (let i = 0; i < n; i++) {
+      let t = performance.now();
+      await direct.chat({ message: `direct [[m:d${i}]]` });
+      samples.direct.push(performance.now() - t);
+      t = performance.now();
+      await session.client.callTool({
+        name: "openclaw_chat",
+        arguments: { message: `bridge [[m:x${i}]]` },
+      });
+      samples.bridge.push(performance.now() - t);
+    }
+    await session.close();
+    const d = stats(samples.direct), b = stats(samples.bridge);
+    rows.push({
+      figure: `real OpenClaw gateway chat p50 (warm, ${n} calls): bridge (stdio) vs direct`,
+      value: b.p50,
+      unit: "ms",
+      baseline: d.p50,
+      note: `overhead ${(b.p50 - d.p50).toFixed(2)} ms`,
+    });
+  } finally {
+    await gateway.stop();
+    await llm.close();
+  }
+}
+
 await latency();
 await makespan();
 await store();
+if (!args.has("--no-real")) await realGateway();
 
 const machine =
   `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
