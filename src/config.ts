@@ -49,6 +49,8 @@ export interface OptionSpec {
   secret?: boolean;
   /** For `bool` env values: anything other than a clear "false" counts as true. */
   lenient?: boolean;
+  /** A `bool` flag that takes a value (`--trust-proxy 1`), as the Node server's does. */
+  valueFlag?: boolean;
   /** One line for `--help`. */
   help: string;
 }
@@ -174,7 +176,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: "allowDcr",
-    env: ["MCP_ALLOW_DCR", "MCP_DANGEROUSLY_ALLOW_DCR"],
+    env: ["MCP_ALLOW_DCR", "MCP_DANGEROUSLY_ALLOW_DCR", "MCP_DANGEROUSLY_ALLOW_DCR_PUBLIC"],
+    flag: "allow-dcr",
     kind: "bool",
     defaultText: "false",
     help: "Allow OAuth dynamic client registration (POST /register)",
@@ -227,6 +230,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "trustProxy",
     env: ["TRUST_PROXY"],
+    flag: "trust-proxy",
+    valueFlag: true,
+    lenient: true,
     kind: "bool",
     defaultText: "false",
     help: "Trust X-Forwarded-For from a reverse proxy",
@@ -567,7 +573,7 @@ function parseFlags(args: string[]) {
   };
   for (const spec of OPTIONS) {
     if (!spec.flag) continue;
-    options[spec.flag] = { type: spec.kind === "bool" ? "boolean" : "string" };
+    options[spec.flag] = { type: spec.kind === "bool" && !spec.valueFlag ? "boolean" : "string" };
     if (spec.short) options[spec.flag].short = spec.short;
   }
   try {
@@ -778,7 +784,7 @@ export function helpText(): string {
   for (const spec of OPTIONS) {
     const flag = spec.flag
       ? `${spec.short ? `-${spec.short}, ` : ""}--${spec.flag}${
-        spec.kind === "bool" ? "" : " VALUE"
+        spec.kind === "bool" && !spec.valueFlag ? "" : " VALUE"
       }`
       : "(env only)";
     const env = spec.env ? ` [env ${spec.env.join(", ")}]` : "";

@@ -160,6 +160,11 @@ Deno.test("config: every flag is read, short forms too", () => {
   assert.equal(config.auth.issuerUrl, "https://i.example");
   assert.deepEqual(config.auth.redirectUris, ["https://r.example/cb"]);
   assert.equal(config.kvPath, "/tmp/x.kv");
+  const compat = run(["--allow-dcr", "--trust-proxy", "10.0.0.0/8"]);
+  assert.equal(compat.auth.allowDcr, true, "the Node server's --allow-dcr");
+  assert.equal(compat.trustProxy, true, "the Node server's --trust-proxy takes a value");
+  assert.equal(run(["--trust-proxy", "false"]).trustProxy, false);
+  assert.equal(run([], { MCP_DANGEROUSLY_ALLOW_DCR_PUBLIC: "true" }).auth.allowDcr, true);
 });
 
 Deno.test("config: precedence is defaults < file < env < flags", () => {
