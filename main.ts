@@ -12,7 +12,7 @@
 import { ConfigError, loadConfig, redactedConfig } from "./src/config.ts";
 import { createLogger } from "./src/log.ts";
 import { GatewayRegistry } from "./src/gateway/registry.ts";
-import { createServer } from "./src/server.ts";
+import { createServer, createToolset } from "./src/server.ts";
 import { runStdio } from "./src/stdio.ts";
 import { checkExposure, serveHttp } from "./src/http/serve.ts";
 import { defaultKvPath, openTaskKv } from "./src/tasks/kv.ts";
@@ -59,14 +59,10 @@ export async function main(args: string[]): Promise<number> {
     ),
   });
   runner.start();
+  const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
+  const toolset = createToolset({ gateways, tasks });
   const serverFor = (owner: string) =>
-    createServer({
-      gateways,
-      log,
-      shutdown: shutdown.signal,
-      owner,
-      tasks: { store, runner, ttlMs: config.tasks.ttlMs },
-    });
+    createServer({ gateways, log, shutdown: shutdown.signal, owner, tasks, toolset });
   try {
     if (config.transport === "http") {
       await serveHttp({ config, createServer: serverFor, shutdown, gateways, kv, log });

@@ -1,16 +1,23 @@
 /**
- * `deno task bench`: measures, in one run, against baselines taken in the
- * same run:
+ * `deno task bench`: side-by-side figures for (a) a direct gateway call,
+ * (b) this server and (c) the Node `openclaw-mcp@1.7.0` server (installed by
+ * the harness with npm into a temp folder; skipped, saying why, if npm
+ * cannot), all against the loopback test gateway, measured in the same run
+ * and interleaved (a b c a b c) so machine drift affects all alike.
  *
- * - chat latency: a direct gateway call vs `openclaw_chat` through the bridge
- *   over stdio (plain), vs the same tool as an MCP-native task;
- * - async makespan of K tasks x D ms at concurrency C vs the ideal;
- * - task store submit and claim rates and list latency over 10k tasks.
- *
- * Prints a table and writes `bench/results/latest.json`.
+ * Options: `--quick` (small counts), `--latency-ms N` (gateway delay),
+ * `--no-stream`, `--no-real` (skip the real OpenClaw gateway row).
+ * Prints a table; writes `bench/results/latest.json`.
  *
  * @module
  */
+import { parseArgs } from "node:util";
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/stdio"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Instance } from "../src/config.ts";
 import { GatewayClient } from "../src/gateway/client.ts";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
@@ -18,92 +25,387 @@ import { silentLogger } from "../src/log.ts";
 import { TaskRunner, waitForTerminal } from "../src/tasks/runner.ts";
 import { TaskStore } from "../src/tasks/store.ts";
 import { TestGateway } from "../tests/helpers/test_gateway.ts";
-import { connectStdio, gatewayEnv } from "../tests/helpers/spawn.ts";
+import { baseEnv, DENO_RUN, INITIALIZE, startHttp } from "../tests/helpers/spawn.ts";
 import { FakeLlm } from "../tests/helpers/fake_llm.ts";
-import { findOpenclaw, startRealGateway } from "../tests/helpers/real_gateway.ts";
+import { findOpenclaw, freePort, startRealGateway } from "../tests/helpers/real_gateway.ts";
 
-const args = new Set(Deno.args);
-const QUICK = args.has("--quick");
-const ROUNDS = QUICK ? 40 : 200;
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean" },
+    "latency-ms": { type: "string" },
+    "no-stream": { type: "boolean" },
+    "no-real": { type: "boolean" },
+  },
+});
+const QUICK = !!flags.quick;
+const ROUNDS = QUICK ? 60 : 300;
 const STORE_N = QUICK ? 2_000 : 10_000;
+const SESSIONS = QUICK ? 300 : 2_000;
+const GATEWAY_DELAY = Number(flags["latency-ms"] ?? 0);
+const ACCEPT = "application/json, text/event-stream";
 
+/** One figure for up to three targets. */
 interface Row {
   figure: string;
-  value: number;
   unit: string;
-  baseline?: number;
+  a?: number;
+  b: number;
+  c?: number;
   note?: string;
 }
 const rows: Row[] = [];
+const notes: string[] = [];
 
-function percentile(sorted: number[], p: number): number {
+function percentile(samples: number[], p: number): number {
+  const sorted = samples.toSorted((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))];
 }
 
-function stats(samples: number[]) {
-  const sorted = samples.toSorted((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+type Target = "a" | "b" | "c";
+type Call = () => Promise<unknown>;
+
+/** Runs the calls interleaved, `rounds` times each, after a warm-up; returns the samples. */
+async function interleave(calls: Partial<Record<Target, Call>>, rounds: number) {
+  const samples: Partial<Record<Target, number[]>> = {};
+  const entries = Object.entries(calls) as [Target, Call][];
+  for (const [, fn] of entries) for (let i = 0; i < 20; i++) await fn();
+  for (const [name] of entries) samples[name] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, fn] of entries) {
+      const t = performance.now();
+      await fn();
+      samples[name]!.push(performance.now() - t);
+    }
+  }
+  return samples;
 }
 
-async function latency(): Promise<void> {
-  const gateway = await TestGateway.start();
+function latencyRows(label: string, samples: Partial<Record<Target, number[]>>) {
+  for (const p of [50, 95, 99]) {
+    rows.push({
+      figure: `${label} chat latency p${p}`,
+      unit: "ms",
+      a: samples.a && percentile(samples.a, p),
+      b: percentile(samples.b!, p),
+      c: samples.c && percentile(samples.c, p),
+    });
+  }
+}
+
+// ---------------------------------------------------------------- the old server
+
+interface OldServer {
+  node: string;
+  entry: string;
+}
+
+async function installOld(): Promise<OldServer | null> {
+  const dir = await Deno.makeTempDir({ prefix: "openclaw-mcp-old-" });
+  const out = await new Deno.Command("npm", {
+    args: ["install", "--prefix", dir, "--no-audit", "--no-fund", "openclaw-mcp@1.7.0"],
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch(() => null);
+  const entry = `${dir}/node_modules/openclaw-mcp/dist/index.js`;
+  if (!out?.success || !(await Deno.stat(entry).then(() => true, () => false))) {
+    notes.push("old server (c) skipped: npm could not install openclaw-mcp@1.7.0");
+    return null;
+  }
+  return { node: "node", entry };
+}
+
+function oldEnv(gatewayUrl: string): Record<string, string> {
+  return { ...baseEnv(), OPENCLAW_URL: gatewayUrl, OPENCLAW_GATEWAY_TOKEN: "test-token" };
+}
+
+async function startOldHttp(old: OldServer, gatewayUrl: string) {
+  const port = freePort();
+  const child = new Deno.Command(old.node, {
+    args: [old.entry, "--transport", "http", "--host", "127.0.0.1", "--port", String(port)],
+    env: oldEnv(gatewayUrl),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening on")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`old server exited: ${seen}`);
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+function stdioClient(command: string, args: string[], env: Record<string, string>) {
+  return new StdioClientTransport({ command, args, env, stderr: "ignore" });
+}
+
+async function connect(transport: StdioClientTransport | StreamableHTTPClientTransport) {
+  const client = new Client({ name: "bench", version: "0" });
+  await client.connect(transport);
+  return client;
+}
+
+function chat(client: Client, i: number): Promise<unknown> {
+  return client.callTool({ name: "openclaw_chat", arguments: { message: `bench ${i}` } });
+}
+
+function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+async function openAbandonedSessions(url: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, n - i) }, () =>
+      fetch(`${url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: ACCEPT },
+        body: JSON.stringify(INITIALIZE),
+      }).then((r) => r.body?.cancel())));
+  }
+}
+
+// ---------------------------------------------------------------- sections
+
+async function transportFigures(gateway: TestGateway, old: OldServer | null) {
   const instance: Instance = {
     name: "default",
     url: gateway.url,
     token: "test-token",
-    timeoutMs: 30_000,
+    timeoutMs: 60_000,
     isDefault: true,
     model: "openclaw",
   };
   const direct = new GatewayClient(instance);
-  const session = await connectStdio({ env: gatewayEnv(gateway.url) });
-  const client = session.client;
-  await client.listTools();
-  const samples = { direct: [] as number[], bridge: [] as number[] };
-  // Warm up both paths.
-  for (let i = 0; i < 20; i++) {
-    await direct.chat({ message: "warm" });
-    await client.callTool({ name: "openclaw_chat", arguments: { message: "warm" } });
-  }
-  // Interleaved (A B A B) so drift affects both alike.
-  for (let i = 0; i < ROUNDS; i++) {
-    let t = performance.now();
-    await direct.chat({ message: `m${i}` });
-    samples.direct.push(performance.now() - t);
-    t = performance.now();
-    await client.callTool({ name: "openclaw_chat", arguments: { message: `m${i}` } });
-    samples.bridge.push(performance.now() - t);
-  }
-  const task: number[] = [];
-  for (let i = 0; i < (QUICK ? 3 : 10); i++) {
-    const t = performance.now();
-    const stream = client.experimental.tasks.callToolStream(
-      { name: "openclaw_chat", arguments: { message: `task ${i}` } },
-      undefined,
-      { task: { ttl: 60_000 } },
-    );
-    for await (const _ of stream) { /* drain */ }
-    task.push(performance.now() - t);
-  }
-  await session.close();
-  await gateway.close();
-  const d = stats(samples.direct), b = stats(samples.bridge), k = stats(task);
-  for (const p of ["p50", "p95", "p99"] as const) {
+  const directCall = (i: number) => direct.chat({ message: `bench ${i}` });
+  const env = {
+    OPENCLAW_URL: gateway.url,
+    OPENCLAW_GATEWAY_TOKEN: "test-token",
+    MCP_RATE_LIMIT: "0",
+  };
+
+  // stdio
+  const bStdio = await connect(stdioClient(Deno.execPath(), DENO_RUN, { ...baseEnv(), ...env }));
+  const cStdio = old
+    ? await connect(stdioClient(old.node, [old.entry], oldEnv(gateway.url)))
+    : null;
+  let n = 0;
+  latencyRows(
+    "stdio",
+    await interleave({
+      a: () => directCall(n++),
+      b: () => chat(bStdio, n++),
+      ...(cStdio ? { c: () => chat(cStdio, n++) } : {}),
+    }, ROUNDS),
+  );
+  await bStdio.close();
+  await cStdio?.close();
+
+  // HTTP
+  const bServer = await startHttp({ env: { ...env, MCP_MAX_SESSIONS: "100000" } });
+  const cServer = old ? await startOldHttp(old, gateway.url) : null;
+  const http = (url: string) => connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  const bHttp = await http(bServer.url);
+  const cHttp = cServer ? await http(cServer.url) : null;
+  latencyRows(
+    "HTTP",
+    await interleave({
+      a: () => directCall(n++),
+      b: () => chat(bHttp, n++),
+      ...(cHttp ? { c: () => chat(cHttp, n++) } : {}),
+    }, ROUNDS),
+  );
+
+  // Throughput with 1, 8, 32 concurrent clients, each with its own session.
+  const total = QUICK ? 160 : 640;
+  for (const concurrency of [1, 8, 32]) {
+    const make = async (url: string) =>
+      await Promise.all(Array.from({ length: concurrency }, () => http(url)));
+    const bClients = await make(bServer.url);
+    const cClients = cServer ? await make(cServer.url) : null;
+    const run = async (fn: (worker: number, i: number) => Promise<unknown>) => {
+      const t = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+        for (let i = 0; i < total / concurrency; i++) await fn(w, i);
+      }));
+      return total / ((performance.now() - t) / 1000);
+    };
+    const result: Partial<Record<Target, number>> = {};
+    for (let round = 0; round < 2; round++) {
+      const a = await run((_w, i) => directCall(i));
+      const b = await run((w, i) => chat(bClients[w], i));
+      const c = cClients ? await run((w, i) => chat(cClients[w], i)) : undefined;
+      if (round === 1) Object.assign(result, { a, b, c });
+    }
     rows.push({
-      figure: `chat latency ${p}: bridge (stdio, plain call) vs direct`,
-      value: b[p],
-      unit: "ms",
-      baseline: d[p],
-      note: `overhead ${(b[p] - d[p]).toFixed(2)} ms`,
+      figure: `HTTP throughput, ${concurrency} concurrent client${concurrency > 1 ? "s" : ""}`,
+      unit: "calls/s",
+      a: result.a,
+      b: result.b!,
+      c: result.c,
     });
+    await Promise.all([...bClients, ...(cClients ?? [])].map((c) => c.close()));
+  }
+
+  // connect + initialize
+  const connects = await interleave({
+    b: async () => await (await http(bServer.url)).close(),
+    ...(cServer ? { c: async () => await (await http(cServer.url)).close() } : {}),
+  }, QUICK ? 20 : 60);
+  rows.push({
+    figure: "HTTP connect + initialize p50",
+    unit: "ms",
+    b: percentile(connects.b!, 50),
+    c: connects.c && percentile(connects.c, 50),
+  });
+  await bHttp.close();
+  await cHttp?.close();
+  await bServer.stop();
+  await cServer?.stop();
+}
+
+async function startupFigures(gateway: TestGateway, old: OldServer | null) {
+  const env = { OPENCLAW_URL: gateway.url, OPENCLAW_GATEWAY_TOKEN: "test-token" };
+  const runs = QUICK ? 3 : 7;
+  const stdio: Partial<Record<Target, number[]>> = { b: [], c: [] };
+  const http: Partial<Record<Target, number[]>> = { b: [], c: [] };
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    const b = await connect(
+      stdioClient(Deno.execPath(), DENO_RUN, {
+        ...baseEnv(),
+        ...env,
+        OPENCLAW_KV_PATH: ":memory:",
+      }),
+    );
+    stdio.b!.push(performance.now() - t);
+    await b.close();
+    if (old) {
+      t = performance.now();
+      const c = await connect(stdioClient(old.node, [old.entry], oldEnv(gateway.url)));
+      stdio.c!.push(performance.now() - t);
+      await c.close();
+    }
+    for (const target of ["b", "c"] as const) {
+      if (target === "c" && !old) continue;
+      const port = freePort();
+      t = performance.now();
+      const child = target === "b"
+        ? new Deno.Command(Deno.execPath(), {
+          args: [...DENO_RUN, "-t", "http", "-p", String(port)],
+          env: { ...baseEnv(), ...env, OPENCLAW_KV_PATH: ":memory:" },
+          clearEnv: true,
+          stdout: "null",
+          stderr: "null",
+        }).spawn()
+        : new Deno.Command(old!.node, {
+          args: [old!.entry, "-t", "http", "--host", "127.0.0.1", "-p", String(port)],
+          env: oldEnv(gateway.url),
+          clearEnv: true,
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+      while (true) {
+        const ok = await fetch(`http://127.0.0.1:${port}/mcp`, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: ACCEPT },
+          body: JSON.stringify(INITIALIZE),
+        }).then(async (r) => {
+          await r.body?.cancel();
+          return r.ok;
+        }, () => false);
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      http[target]!.push(performance.now() - t);
+      child.kill("SIGTERM");
+      await child.status;
+    }
   }
   rows.push({
-    figure: "chat latency p50: MCP-native task (create + poll) vs plain call",
-    value: k.p50,
+    figure: "start to first initialize response, stdio (p50)",
     unit: "ms",
-    baseline: b.p50,
-    note: "task path polls every 500 ms; plain calls never take it",
+    b: percentile(stdio.b!, 50),
+    c: old ? percentile(stdio.c!, 50) : undefined,
   });
+  rows.push({
+    figure: "start to first initialize response, HTTP (p50)",
+    unit: "ms",
+    b: percentile(http.b!, 50),
+    c: old ? percentile(http.c!, 50) : undefined,
+  });
+}
+
+async function memoryFigures(gateway: TestGateway, old: OldServer | null) {
+  const idleMs = 4_000;
+  const b = await startHttp({
+    args: ["--debug"],
+    env: {
+      OPENCLAW_URL: gateway.url,
+      OPENCLAW_GATEWAY_TOKEN: "test-token",
+      MCP_RATE_LIMIT: "0",
+      MCP_MAX_SESSIONS: "100000",
+      MCP_SESSION_IDLE_MS: String(idleMs),
+    },
+  });
+  const c = old ? await startOldHttp(old, gateway.url) : null;
+  await new Promise((r) => setTimeout(r, 500));
+  const idle = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  const expire = async () => {
+    const deadline = performance.now() + idleMs * 4;
+    while (performance.now() < deadline) {
+      const health = await (await fetch(`${b.url}/health`)).json();
+      if (health.sessions === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  };
+  await openAbandonedSessions(b.url, SESSIONS);
+  if (c) await openAbandonedSessions(c.url, SESSIONS);
+  const after = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  await expire();
+  const expired = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  // A second round: a leak would add as much again; V8 reuses the freed heap instead.
+  await openAbandonedSessions(b.url, SESSIONS);
+  if (c) await openAbandonedSessions(c.url, SESSIONS);
+  await expire();
+  const second = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  const mib = (k?: number) => k === undefined ? undefined : k / 1024;
+  rows.push({ figure: "RSS idle", unit: "MiB", b: mib(idle.b)!, c: mib(idle.c) });
+  rows.push({
+    figure: `RSS after ${SESSIONS} abandoned sessions`,
+    unit: "MiB",
+    b: mib(after.b)!,
+    c: mib(after.c),
+  });
+  rows.push({
+    figure: `RSS after the sessions expired (ours: idle ${idleMs / 1000} s; old: same wait)`,
+    unit: "MiB",
+    b: mib(expired.b)!,
+    c: mib(expired.c),
+  });
+  rows.push({
+    figure: `RSS after a second round of ${SESSIONS} sessions and expiry (flat = no leak)`,
+    unit: "MiB",
+    b: mib(second.b)!,
+    c: mib(second.c),
+  });
+  await b.stop();
+  await c?.stop();
 }
 
 async function makespan(): Promise<void> {
@@ -139,14 +441,15 @@ async function makespan(): Promise<void> {
   kv.close();
   await gateway.close();
   rows.push({
-    figure: `async makespan K=${K} x D=${D} ms at C=${C} vs ideal ceil(K/C)*D`,
-    value: took,
+    figure: `async makespan K=${K} x D=${D} ms at C=${C} (a = ideal ceil(K/C)*D)`,
     unit: "ms",
-    baseline: Math.ceil(K / C) * D,
+    a: Math.ceil(K / C) * D,
+    b: took,
+    note: "old server runs one task at a time: ideal K*D = 6000 ms",
   });
 }
 
-async function store(): Promise<void> {
+async function storeFigures(): Promise<void> {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/bench.kv`);
   const store = new TaskStore(kv);
@@ -154,44 +457,29 @@ async function store(): Promise<void> {
   for (let i = 0; i < STORE_N; i++) {
     await store.submit("bench", { message: `message ${i}`, instance: "default", priority: i % 7 });
   }
-  const submitMs = performance.now() - t;
   rows.push({
     figure: `task submit rate (${STORE_N} sequential, file KV)`,
-    value: STORE_N / submitMs * 1000,
     unit: "/s",
+    b: STORE_N / (performance.now() - t) * 1000,
   });
-
-  const listSamples: number[] = [];
+  const list: number[] = [];
   for (let i = 0; i < 50; i++) {
     t = performance.now();
     await store.list("bench", { limit: 50 });
-    listSamples.push(performance.now() - t);
+    list.push(performance.now() - t);
   }
   rows.push({
-    figure: `task list latency p50, newest 50 of ${STORE_N}`,
-    value: stats(listSamples).p50,
+    figure: `task list p50, newest 50 of ${STORE_N}`,
     unit: "ms",
+    b: percentile(list, 50),
   });
-  const filtered: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    t = performance.now();
-    await store.list("bench", { status: "running", limit: 50 });
-    filtered.push(performance.now() - t);
-  }
-  rows.push({
-    figure: `task list latency p50, status filter matching none of ${STORE_N} (full scan)`,
-    value: stats(filtered).p50,
-    unit: "ms",
-  });
-
   t = performance.now();
   let claimed = 0;
   while (await store.claim("r", 60_000)) claimed++;
-  const claimMs = performance.now() - t;
   rows.push({
     figure: `task claim rate (${claimed} sequential, priority order)`,
-    value: claimed / claimMs * 1000,
     unit: "/s",
+    b: claimed / (performance.now() - t) * 1000,
   });
   kv.close();
   await Deno.remove(dir, { recursive: true });
@@ -200,13 +488,13 @@ async function store(): Promise<void> {
 async function realGateway(): Promise<void> {
   const found = await findOpenclaw();
   if ("missing" in found) {
-    console.log(`real-gateway row skipped: ${found.missing}`);
+    notes.push(`real-gateway row skipped: ${found.missing}`);
     return;
   }
   const llm = FakeLlm.start();
   const gateway = await startRealGateway({ llmUrl: llm.url });
   try {
-    const instance: Instance = {
+    const direct = new GatewayClient({
       name: "real",
       url: gateway.url,
       token: gateway.token,
@@ -214,46 +502,27 @@ async function realGateway(): Promise<void> {
       isDefault: true,
       model: "openclaw",
       agent: "main",
-    };
-    const direct = new GatewayClient(instance);
-    const session = await connectStdio({
-      env: {
-        OPENCLAW_INSTANCES: JSON.stringify([{
-          name: "real",
-          url: gateway.url,
-          token: gateway.token,
-          agent: "main",
-        }]),
-      },
     });
-    const n = QUICK ? 5 : 20;
-    const samples = { direct: [] as number[], bridge: [] as number[] };
-    for (let i = 0; i < 3; i++) {
-      await direct.chat({ message: `warm [[m:w${i}]]` });
-      await session.client.callTool({
-        name: "openclaw_chat",
-        arguments: { message: `warm [[m:b${i}]]` },
-      });
-    }
-    for (let i = 0; i < n; i++) {
-      let t = performance.now();
-      await direct.chat({ message: `direct [[m:d${i}]]` });
-      samples.direct.push(performance.now() - t);
-      t = performance.now();
-      await session.client.callTool({
-        name: "openclaw_chat",
-        arguments: { message: `bridge [[m:x${i}]]` },
-      });
-      samples.bridge.push(performance.now() - t);
-    }
-    await session.close();
-    const d = stats(samples.direct), b = stats(samples.bridge);
+    const client = await connect(stdioClient(Deno.execPath(), DENO_RUN, {
+      ...baseEnv(),
+      OPENCLAW_INSTANCES: JSON.stringify([{
+        name: "real",
+        url: gateway.url,
+        token: gateway.token,
+        agent: "main",
+      }]),
+    }));
+    let i = 0;
+    const samples = await interleave({
+      a: () => direct.chat({ message: `d [[m:d${i++}]]` }),
+      b: () => chat(client, i++).then(() => {}),
+    }, QUICK ? 5 : 20);
+    await client.close();
     rows.push({
-      figure: `real OpenClaw gateway chat p50 (warm, ${n} calls): bridge (stdio) vs direct`,
-      value: b.p50,
+      figure: "real OpenClaw gateway chat p50 (warm), stdio",
       unit: "ms",
-      baseline: d.p50,
-      note: `overhead ${(b.p50 - d.p50).toFixed(2)} ms`,
+      a: percentile(samples.a!, 50),
+      b: percentile(samples.b!, 50),
     });
   } finally {
     await gateway.stop();
@@ -261,24 +530,49 @@ async function realGateway(): Promise<void> {
   }
 }
 
-await latency();
+// ---------------------------------------------------------------- main
+
+const gateway = await TestGateway.start();
+if (GATEWAY_DELAY) gateway.fault = { kind: "delay", ms: GATEWAY_DELAY };
+if (flags["no-stream"]) gateway.fault = { kind: "json" };
+const old = await installOld();
+await transportFigures(gateway, old);
+await startupFigures(gateway, old);
+await memoryFigures(gateway, old);
+await gateway.close();
 await makespan();
-await store();
-if (!args.has("--no-real")) await realGateway();
+await storeFigures();
+if (!flags["no-real"]) await realGateway();
 
 const machine =
   `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
 const date = new Date().toISOString();
-console.log(`\n@openclaw/mcp benchmarks, ${date}, ${machine}${QUICK ? " (quick)" : ""}\n`);
-console.log("| figure | value | baseline | ratio | note |\n| --- | ---: | ---: | ---: | --- |");
-for (const row of rows) {
-  const v = `${row.value.toFixed(row.unit === "/s" ? 0 : 2)} ${row.unit}`;
-  const b = row.baseline === undefined ? "" : `${row.baseline.toFixed(2)} ${row.unit}`;
-  const r = row.baseline ? (row.value / row.baseline).toFixed(2) : "";
-  console.log(`| ${row.figure} | ${v} | ${b} | ${r} | ${row.note ?? ""} |`);
+const fmt = (v: number | undefined, unit: string) =>
+  v === undefined ? "" : `${v.toFixed(unit === "ms" || unit === "MiB" ? 2 : 0)}`;
+console.log(`\n@openclaw/mcp benchmarks, ${date}, ${machine}${QUICK ? " (quick)" : ""}`);
+console.log(
+  `gateway: loopback test double, ${GATEWAY_DELAY} ms delay, ${
+    flags["no-stream"] ? "JSON" : "streaming"
+  }\n`,
+);
+console.log("| figure | unit | (a) direct | (b) this server | (c) Node 1.7.0 | b - a | c / b |");
+console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+for (const r of rows) {
+  const diff = r.a !== undefined ? (r.b - r.a).toFixed(2) : "";
+  const ratio = r.c !== undefined ? (r.c / r.b).toFixed(2) : "";
+  console.log(
+    `| ${r.figure}${r.note ? ` (${r.note})` : ""} | ${r.unit} | ${fmt(r.a, r.unit)} | ${
+      fmt(r.b, r.unit)
+    } | ${fmt(r.c, r.unit)} | ${diff} | ${ratio} |`,
+  );
 }
+for (const note of notes) console.log(`note: ${note}`);
 await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
 await Deno.writeTextFile(
   new URL("./results/latest.json", import.meta.url),
-  JSON.stringify({ date, machine, quick: QUICK, rows }, null, 2) + "\n",
+  JSON.stringify(
+    { date, machine, quick: QUICK, gatewayDelayMs: GATEWAY_DELAY, rows, notes },
+    null,
+    2,
+  ) + "\n",
 );

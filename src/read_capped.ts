@@ -30,16 +30,20 @@ export async function readCapped(response: Response, max: number): Promise<strin
   const reader = response.body.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
+  let ended = false;
   try {
     while (true) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        ended = true;
+        break;
+      }
       total += value.byteLength;
       if (total > max) throw new BodyTooLarge(max);
       parts.push(value);
     }
   } finally {
-    reader.cancel().catch(() => {});
+    if (!ended) reader.cancel().catch(() => {});
   }
   const all = new Uint8Array(total);
   let offset = 0;

@@ -46,6 +46,8 @@ export interface ServerDeps {
   owner?: string;
   /** The durable task store and its runner; without them only the sync tools exist. */
   tasks?: { store: TaskStore; runner: TaskRunner; ttlMs: number };
+  /** Prebuilt tools (see {@linkcode createToolset}); built here when absent. */
+  toolset?: Toolset;
 }
 
 /** The tool whose calls may be task-augmented (MCP-native tasks). */
@@ -132,16 +134,19 @@ async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolR
   return errorResult(new BridgeError(error.code as BridgeError["code"], error.message, error.hint));
 }
 
+/** The tools and their `tools/list` entries: built once, shared by every server (session). */
+export interface Toolset {
+  /** By name. */
+  tools: Map<string, Tool>;
+  /** What `tools/list` returns. */
+  listed: McpTool[];
+}
+
 /**
- * Creates an MCP server with the OpenClaw tools registered.
- *
- * @example
- * ```ts
- * const server = createServer({ gateways, log });
- * await server.connect(transport);
- * ```
+ * Builds the tools and their JSON Schemas. Do it once per process: an HTTP
+ * session then costs a protocol object, not a fresh set of schemas.
  */
-export function createServer(deps: ServerDeps): Server {
+export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks">): Toolset {
   const tools = new Map<string, Tool>();
   for (
     const tool of [
@@ -152,9 +157,25 @@ export function createServer(deps: ServerDeps): Server {
       ...(deps.tasks ? taskTools({ ...deps.tasks, gateways: deps.gateways }) : []),
     ]
   ) tools.set(tool.name, tool);
+  const listed = [...tools.values()].map((t) =>
+    describeTool(t, !!deps.tasks && t.name === TASK_TOOL)
+  );
+  return { tools, listed };
+}
+
+/**
+ * Creates an MCP server with the OpenClaw tools registered.
+ *
+ * @example
+ * ```ts
+ * const server = createServer({ gateways, log });
+ * await server.connect(transport);
+ * ```
+ */
+export function createServer(deps: ServerDeps): Server {
+  const { tools, listed } = deps.toolset ?? createToolset(deps);
   const tasks = deps.tasks;
   const owner = deps.owner ?? "local";
-  const listed = [...tools.values()].map((t) => describeTool(t, !!tasks && t.name === TASK_TOOL));
 
   const server = new Server(
     { name: "openclaw-mcp", title: "OpenClaw", version: VERSION },

@@ -490,6 +490,7 @@ export class GatewayClient {
     let usage: Usage | null = null;
     let finishReason: string | null = null;
     let done = false;
+    let ended = false;
     let bytes = 0;
     const body = response.body;
     if (!body) throw this.#badReply("the stream has no body");
@@ -502,7 +503,10 @@ export class GatewayClient {
         } catch (error) {
           throw this.#readError(error, timedOut, signal);
         }
-        if (chunk.done) break;
+        if (chunk.done) {
+          ended = true;
+          break;
+        }
         bytes += chunk.value.length;
         if (bytes > this.#maxBytes) {
           throw this.#readError(new BodyTooLarge(this.#maxBytes), timedOut, signal);
@@ -518,8 +522,12 @@ export class GatewayClient {
           } catch {
             throw this.#badReply("a stream event is not JSON");
           }
-          const error = errorBodySchema.safeParse(json);
-          if (error.success) {
+          // Only error events carry "error"; parsing every chunk against the
+          // error shape would build (costly) zod errors on the hot path.
+          const error = json !== null && typeof json === "object" && "error" in json
+            ? errorBodySchema.safeParse(json)
+            : undefined;
+          if (error?.success) {
             throw new BridgeError(
               "gateway_error",
               `The gateway for instance "${this.instance.name}" reported an error mid-stream: ${
@@ -543,7 +551,8 @@ export class GatewayClient {
         }
       }
     } finally {
-      reader.cancel().catch(() => {});
+      // Release the connection when we stop early; a finished stream needs nothing.
+      if (!ended) reader.cancel().catch(() => {});
     }
     if (!done && finishReason === null) {
       throw new BridgeError(
