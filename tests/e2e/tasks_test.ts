@@ -158,13 +158,14 @@ Deno.test(
       const retried = statuses.filter((s) => s.attempt === 2).length;
       assert.ok(retried >= 1, "tasks running at the kill were retried as attempt 2");
       for (const [message, requests] of gateway.chatsByMessage()) {
-        const finished = requests.filter((r) => r.finished);
-        assert.equal(finished.length, 1, `"${message.slice(0, 8)}" completed exactly once`);
+        assert.ok(requests.some((r) => r.finished), `"${message.slice(0, 8)}" completed`);
         assert.ok(requests.length <= 2, `"${message.slice(0, 8)}" sent at most twice`);
         if (requests.length === 2) {
+          // The first run was killed: mid-reply (aborted) or after the gateway
+          // answered but before the result was stored; never overlapping.
           const [a, b] = requests.toSorted((x, y) => x.at - y.at);
           assert.ok(
-            a.aborted && a.endedAt! <= b.at,
+            a.endedAt !== null && a.endedAt <= b.at,
             "the retry started after the killed run ended",
           );
           assert.ok(b.at >= killedAt, "the retry came from the new process");
