@@ -23,7 +23,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = "string" | "int" | "bool" | "list" | "json" | "url" | "enum";
+/** How an option's text is read. */
+export type Kind = "string" | "int" | "bool" | "list" | "json" | "url" | "enum";
 
 /** One option: where it comes from, its type and its help line. */
 export interface OptionSpec {

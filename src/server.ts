@@ -34,6 +34,38 @@ import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
 import { taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
+/** A JSON-RPC message as a transport carries it (see the MCP specification). */
+export type JsonRpcMessage = object;
+
+/**
+ * What an MCP transport provides. The SDK's transports (stdio, Streamable
+ * HTTP, in-memory) and {@linkcode StdioTransport} all fit.
+ */
+export interface BridgeTransport {
+  /** Starts receiving. */
+  start(): Promise<void>;
+  /** Sends one message. */
+  send(message: JsonRpcMessage): Promise<void>;
+  /** Closes the transport. */
+  close(): Promise<void>;
+  /** Set by the server: called for each message received. */
+  onmessage?(message: JsonRpcMessage): void;
+  /** Set by the server: called once closed. */
+  onclose?(): void;
+  /** Set by the server: called on transport errors. */
+  onerror?(error: Error): void;
+}
+
+/** The MCP server: the SDK's protocol object, seen through what callers need. */
+export interface BridgeServer {
+  /** Attaches to a transport and starts serving it. */
+  connect(transport: BridgeTransport): Promise<void>;
+  /** Closes the connection. */
+  close(): Promise<void>;
+  /** Called once the connection is closed. */
+  onclose?(): void;
+}
+
 /** Everything the server needs; effects are passed in. */
 export interface ServerDeps {
   /** Gateway clients by instance name. */
@@ -46,7 +78,11 @@ export interface ServerDeps {
   owner?: string;
   /** The durable task store and its runner; without them only the sync tools exist. */
   tasks?: { store: TaskStore; runner: TaskRunner; ttlMs: number };
-  /** Prebuilt tools (see {@linkcode createToolset}); built here when absent. */
+  /**
+   * Prebuilt tools (see `createToolset`); built here when absent.
+   *
+   * @ignore
+   */
   toolset?: Toolset;
 }
 
@@ -172,7 +208,7 @@ export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks">): Too
  * await server.connect(transport);
  * ```
  */
-export function createServer(deps: ServerDeps): Server {
+export function createServer(deps: ServerDeps): BridgeServer {
   const { tools, listed } = deps.toolset ?? createToolset(deps);
   const tasks = deps.tasks;
   const owner = deps.owner ?? "local";

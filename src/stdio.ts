@@ -12,8 +12,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
-// @ts-types="@modelcontextprotocol/sdk/server/index"
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { BridgeServer } from "./server.ts";
 import type { Logger } from "./log.ts";
 
 /** Longest accepted line; longer input is discarded up to the next newline. */
@@ -153,7 +152,7 @@ export class StdioTransport implements Transport {
 /** What {@linkcode runStdio} needs. */
 export interface StdioOptions {
   /** The MCP server (its calls stop when `shutdown` aborts). */
-  server: Server;
+  server: BridgeServer;
   /** Aborted when input ends or a signal arrives. */
   shutdown: AbortController;
   /** Logger. */

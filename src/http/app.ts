@@ -4,8 +4,7 @@
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/server/index"
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { BridgeServer } from "../server.ts";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -31,7 +30,7 @@ export interface AppDeps {
   /** Configuration. */
   config: Config;
   /** Builds an MCP server for a principal. */
-  createServer: (owner: string) => Server;
+  createServer: (owner: string) => BridgeServer;
   /** Gateways, for /ready. */
   gateways: GatewayRegistry;
   /** KV, for /ready. */

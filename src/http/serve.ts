@@ -5,8 +5,7 @@
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/server/index"
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { BridgeServer } from "../server.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
@@ -21,7 +20,7 @@ export interface ServeOptions {
   /** Configuration. */
   config: Config;
   /** Builds an MCP server for a principal; its calls stop when `shutdown` aborts. */
-  createServer: (owner: string) => Server;
+  createServer: (owner: string) => BridgeServer;
   /** Aborted when shutdown begins: cancels tool calls in flight. */
   shutdown: AbortController;
   /** Gateways (for /ready). */

@@ -5,8 +5,7 @@
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/server/index"
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { BridgeServer } from "../server.ts";
 // @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
@@ -21,7 +20,7 @@ export function rpcError(status: number, code: number, message: string): Respons
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
-  server: Server;
+  server: BridgeServer;
   owner: string;
   lastSeen: number;
 }
@@ -29,7 +28,7 @@ interface Session {
 /** Options for {@linkcode SessionManager}. */
 export interface SessionOptions {
   /** Builds the MCP server for a principal. */
-  createServer: (owner: string) => Server;
+  createServer: (owner: string) => BridgeServer;
   /** Idle time after which a session is closed. */
   idleMs: number;
   /** Most live sessions. */
@@ -148,7 +147,7 @@ function isInitialize(body: unknown): boolean {
 /** Serves one request with a fresh server and transport (stateless mode). */
 export async function handleStateless(
   request: Request,
-  server: Server,
+  server: BridgeServer,
   body?: unknown,
 ): Promise<Response> {
   if (request.method !== "POST") {

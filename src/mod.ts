@@ -1,0 +1,65 @@
+/**
+ * `@openclaw/mcp/server`: the bridge as a library, for embedding it in your
+ * own program or transport.
+ *
+ * ```ts
+ * import { createServer, GatewayRegistry, silentLogger } from "jsr:@openclaw/mcp/server";
+ * import { InMemoryTransport } from "npm:@modelcontextprotocol/sdk/inMemory.js";
+ *
+ * const gateways = new GatewayRegistry([{
+ *   name: "default", url: "http://127.0.0.1:18789", token: Deno.env.get("OPENCLAW_GATEWAY_TOKEN"),
+ *   timeoutMs: 120_000, isDefault: true, model: "openclaw",
+ * }]);
+ * const server = createServer({ gateways, log: silentLogger });
+ * const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+ * await server.connect(serverSide);
+ * ```
+ *
+ * @module
+ */
+export {
+  type BridgeServer,
+  type BridgeTransport,
+  createServer,
+  type JsonRpcMessage,
+  type ServerDeps,
+} from "./server.ts";
+export {
+  type Command,
+  type Config,
+  ConfigError,
+  type ConfigSources,
+  helpText,
+  type Instance,
+  type Kind,
+  loadConfig,
+  OPTIONS,
+  type OptionSpec,
+  VERSION,
+} from "./config.ts";
+export { BridgeError, type ErrorBody, type ErrorCode } from "./errors.ts";
+export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./log.ts";
+export {
+  type ChatReply,
+  type ChatRequest,
+  GatewayClient,
+  type GatewayClientOptions,
+  type HealthReport,
+  type HealthStatus,
+  type Usage,
+} from "./gateway/client.ts";
+export { GatewayRegistry } from "./gateway/registry.ts";
+export {
+  type Claim,
+  type ListOptions,
+  type Submission,
+  type TaskError,
+  type TaskPage,
+  type TaskRecord,
+  type TaskResultMeta,
+  type TaskStatus,
+  TaskStore,
+  type TaskStoreOptions,
+} from "./tasks/store.ts";
+export { type RunnerOptions, TaskRunner } from "./tasks/runner.ts";
+export { defaultKvPath, openTaskKv } from "./tasks/kv.ts";
