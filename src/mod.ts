@@ -38,7 +38,13 @@ export {
   VERSION,
 } from "./config.ts";
 export { BridgeError, type ErrorBody, type ErrorCode } from "./errors.ts";
-export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./log.ts";
+export {
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  silentLogger,
+} from "./log.ts";
 export {
   type ChatReply,
   type ChatRequest,
