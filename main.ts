@@ -11,13 +11,10 @@
  */
 import { ConfigError, loadConfig, redactedConfig } from "./src/config.ts";
 import { createLogger } from "./src/log.ts";
-import { GatewayRegistry } from "./src/gateway/registry.ts";
-import { createServer, createToolset } from "./src/server.ts";
+import { startBridge } from "./src/bridge.ts";
 import { runStdio } from "./src/stdio.ts";
 import { checkExposure, serveHttp } from "./src/http/serve.ts";
 import { defaultKvPath, openTaskKv } from "./src/tasks/kv.ts";
-import { TaskRunner } from "./src/tasks/runner.ts";
-import { TaskStore } from "./src/tasks/store.ts";
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -45,33 +42,23 @@ export async function main(args: string[]): Promise<number> {
   const log = createLogger({ level: config.debug ? "debug" : "info" });
   log.debug("config", redactedConfig(config));
 
-  const shutdown = new AbortController();
-  const gateways = new GatewayRegistry(config.instances);
-  const store = new TaskStore(kv, { ttlMs: config.tasks.ttlMs });
-  const runner = new TaskRunner({
-    store,
-    gateways,
-    log,
-    concurrency: config.tasks.concurrency,
-    leaseMs: config.tasks.leaseMs,
-    instanceConcurrency: Object.fromEntries(
-      config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),
-    ),
-  });
-  runner.start();
-  const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
-  const toolset = createToolset({ gateways, tasks });
-  const serverFor = (owner: string) =>
-    createServer({ gateways, log, shutdown: shutdown.signal, owner, tasks, toolset });
+  const bridge = startBridge(config, kv, log);
   try {
     if (config.transport === "http") {
-      await serveHttp({ config, createServer: serverFor, shutdown, gateways, kv, log });
+      await serveHttp({
+        config,
+        createServer: bridge.serverFor,
+        shutdown: bridge.shutdown,
+        gateways: bridge.gateways,
+        kv,
+        log,
+      });
     } else {
-      await runStdio({ server: serverFor("local"), shutdown, log });
+      await runStdio({ server: bridge.serverFor("local"), shutdown: bridge.shutdown, log });
     }
   } finally {
     // Running tasks go back to the queue for the next process on this KV.
-    await runner.stop();
+    await bridge.stop();
     kv.close();
     log.info("stopped", { transport: config.transport });
   }

@@ -33,7 +33,7 @@ export function defaultKvPath(env: Record<string, string | undefined>, os = Deno
 export async function openTaskKv(path: string): Promise<Deno.Kv> {
   if (typeof Deno.openKv !== "function") {
     throw new ConfigError(
-      "Deno KV is not enabled; run with --unstable-kv, e.g. deno run -A --unstable-kv main.ts",
+      "Deno KV is not enabled; add --unstable-kv, e.g. deno run -A --unstable-kv jsr:@openclaw/mcp",
     );
   }
   if (path !== ":memory:" && !/^https?:\/\//.test(path)) {

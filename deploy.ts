@@ -1,0 +1,77 @@
+/**
+ * The Deno Deploy entry: Streamable HTTP in stateless mode, configured from
+ * environment variables only (Deploy passes no flags), with the project's
+ * KV database from `Deno.openKv()` (Deploy provides it without a flag).
+ *
+ * Set at least `OPENCLAW_URL` and `OPENCLAW_GATEWAY_TOKEN` (or
+ * `OPENCLAW_INSTANCES`), and authentication: `MCP_AUTH_TOKENS`, or
+ * `AUTH_ENABLED=true` with `MCP_ISSUER_URL` (your deployment's URL) for
+ * OAuth. See docs/deployment.md.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig } from "./src/config.ts";
+import { createLogger } from "./src/log.ts";
+import { startBridge } from "./src/bridge.ts";
+import { createApp } from "./src/http/app.ts";
+import { checkExposure } from "./src/http/serve.ts";
+
+/** The Deploy app: a fetch handler, and a way to stop its task runner. */
+export interface DeployApp {
+  /** Serve this with `Deno.serve`. */
+  handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /** Stops the task runner. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Builds the Deno Deploy app from environment variables.
+ *
+ * @throws {ConfigError} for a bad value, or a public server without authentication.
+ */
+export async function deployHandler(
+  env: Record<string, string | undefined>,
+  kv: Deno.Kv,
+): Promise<DeployApp> {
+  const command = loadConfig({ args: [], env });
+  if (command.kind !== "run") throw new ConfigError("unexpected command");
+  // Deploy serves the public internet: stateless (any isolate may take any
+  // request) and never without authentication unless explicitly allowed.
+  const config = {
+    ...command.config,
+    transport: "http" as const,
+    host: "0.0.0.0",
+    http: { ...command.config.http, stateless: true },
+  };
+  checkExposure(config);
+  const log = createLogger({ level: config.debug ? "debug" : "info" });
+  const bridge = startBridge(config, kv, log);
+  let origin = config.auth.issuerUrl;
+  const { app } = await createApp({
+    config,
+    createServer: bridge.serverFor,
+    gateways: bridge.gateways,
+    kv,
+    log,
+    issuer: () => origin ?? "",
+  });
+  return {
+    handler: (request, info) => {
+      // Without MCP_ISSUER_URL, the public origin is the one requests arrive at.
+      origin ??= new URL(request.url).origin;
+      return app.fetch(request, info);
+    },
+    stop: bridge.stop,
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const { handler } = await deployHandler(Deno.env.toObject(), await Deno.openKv());
+    Deno.serve(handler);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`openclaw-mcp: ${error.message}`);
+    Deno.exit(2);
+  }
+}

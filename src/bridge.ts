@@ -1,0 +1,51 @@
+/**
+ * Wires the parts together for an entry point: gateway clients, the task
+ * store and its runner, the shared toolset, and a factory for MCP servers.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { GatewayRegistry } from "./gateway/registry.ts";
+import type { Logger } from "./log.ts";
+import { type BridgeServer, createServer, createToolset } from "./server.ts";
+import { TaskRunner } from "./tasks/runner.ts";
+import { TaskStore } from "./tasks/store.ts";
+
+/** A running bridge, ready to serve any transport. */
+export interface Bridge {
+  /** Gateway clients. */
+  gateways: GatewayRegistry;
+  /** Aborted at shutdown: cancels calls in flight. */
+  shutdown: AbortController;
+  /** A new MCP server for a principal. */
+  serverFor(owner: string): BridgeServer;
+  /** Stops the runner (running tasks go back to the queue). */
+  stop(): Promise<void>;
+}
+
+/** Starts the task runner and returns the bridge. */
+export function startBridge(config: Config, kv: Deno.Kv, log: Logger): Bridge {
+  const shutdown = new AbortController();
+  const gateways = new GatewayRegistry(config.instances);
+  const store = new TaskStore(kv, { ttlMs: config.tasks.ttlMs });
+  const runner = new TaskRunner({
+    store,
+    gateways,
+    log,
+    concurrency: config.tasks.concurrency,
+    leaseMs: config.tasks.leaseMs,
+    instanceConcurrency: Object.fromEntries(
+      config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),
+    ),
+  });
+  runner.start();
+  const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
+  const toolset = createToolset({ gateways, tasks });
+  return {
+    gateways,
+    shutdown,
+    serverFor: (owner) =>
+      createServer({ gateways, log, shutdown: shutdown.signal, owner, tasks, toolset }),
+    stop: () => runner.stop(),
+  };
+}
