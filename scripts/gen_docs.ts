@@ -46,6 +46,11 @@ function render(): string {
     "(the first when none is marked). Without it, `OPENCLAW_URL` and `OPENCLAW_GATEWAY_TOKEN`",
     'define one instance named "default". Instances do not inherit the global token.',
     "",
+    "A gateway with several agents refuses chats that choose none (error `agent_required`): pass",
+    "`agent` on the call or set the instance's `agent`. `agent` is sent as `x-openclaw-agent-id`",
+    'and `model: "openclaw/<agent>"`. Session ids starting with `subagent:`, `cron:` or `acp:`',
+    "(reserved by OpenClaw) are refused before the gateway sees them.",
+    "",
     "## Defaults worth knowing",
     "",
     `- \`MCP_REDIRECT_URIS\` defaults to Claude's callbacks: ${
