@@ -8,7 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Fault, TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, startHttp } from "../helpers/spawn.ts";
+import { startHttp } from "../helpers/spawn.ts";
 
 type Result = { isError?: boolean; structuredContent?: Record<string, unknown> };
 const opts = { sanitizeResources: false, sanitizeOps: false };
