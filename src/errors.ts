@@ -32,6 +32,8 @@ export class BridgeError extends Error {
   readonly code: ErrorCode;
   /** What the user can do about it. */
   readonly hint: string;
+  /** The gateway's HTTP status, when the error came from one (not sent to clients). */
+  httpStatus?: number;
 
   /** Creates an error from its code, user-facing message and hint. */
   constructor(code: ErrorCode, message: string, hint = "") {

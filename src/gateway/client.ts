@@ -122,6 +122,14 @@ const modelsSchema = z.object({
   data: z.array(z.object({ id: z.string() }).passthrough()),
 }).passthrough();
 
+/** How a failed probe's error code reads as a health verdict. */
+const HEALTH_BY_CODE: Partial<Record<BridgeError["code"], HealthStatus>> = {
+  gateway_unauthorized: "unauthorized",
+  gateway_not_found: "not_found",
+  gateway_unreachable: "unreachable",
+  gateway_timeout: "timeout",
+};
+
 /** Cleans a gateway-supplied message for display: one line, bounded. */
 function gatewayMessage(text: string | undefined): string {
   if (!text) return "";
@@ -216,56 +224,21 @@ export class GatewayClient {
           agents: [],
         };
       }
-      const response = await this.#send(
-        "/v1/models",
-        { headers: this.#headers({}), signal: scope.signal },
-        scope.timedOut,
-      );
-      if (!response.ok) {
-        const error = await this.#httpError(response, "models");
-        const status: HealthStatus = error.code === "gateway_unauthorized"
-          ? "unauthorized"
-          : error.code === "gateway_not_found"
-          ? "not_found"
-          : "error";
-        return {
-          status,
-          latencyMs: elapsed(),
-          httpStatus: response.status,
-          message: `${error.message} ${error.hint}`.trim(),
-          agents: [],
-        };
-      }
-      const parsed = modelsSchema.safeParse(
-        await this.#readJson(response, scope.timedOut, scope.signal),
-      );
-      if (!parsed.success) {
-        return {
-          status: "error",
-          latencyMs: elapsed(),
-          httpStatus: response.status,
-          message: "The gateway's /v1/models reply is not an OpenAI model list.",
-          agents: [],
-        };
-      }
+      // agents() applies its own timeout; given ours, a slow reply would read as "cancelled".
+      const agents = await this.agents(signal);
       return {
         status: "ok",
         latencyMs: elapsed(),
-        httpStatus: response.status,
+        httpStatus: 200,
         message: "Gateway reachable and token accepted.",
-        agents: agentsFromModels(parsed.data.data.map((m) => m.id)),
+        agents,
       };
     } catch (error) {
       const e = error instanceof BridgeError ? error : this.#badReply("unexpected failure");
-      const status: HealthStatus = e.code === "gateway_unreachable"
-        ? "unreachable"
-        : e.code === "gateway_timeout"
-        ? "timeout"
-        : "error";
       return {
-        status,
+        status: HEALTH_BY_CODE[e.code] ?? "error",
         latencyMs: elapsed(),
-        httpStatus: null,
+        httpStatus: e.httpStatus ?? null,
         message: `${e.message} ${e.hint}`.trim(),
         agents: [],
       };
@@ -331,6 +304,12 @@ export class GatewayClient {
   }
 
   async #httpError(response: Response, what: "chat" | "models"): Promise<BridgeError> {
+    const error = await this.#httpErrorFor(response, what);
+    error.httpStatus = response.status;
+    return error;
+  }
+
+  async #httpErrorFor(response: Response, what: "chat" | "models"): Promise<BridgeError> {
     let detail = "";
     try {
       const text = await readCapped(response, 64 * 1024);
