@@ -18,7 +18,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/inMemory"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Instance } from "../src/config.ts";
+import { createServer } from "../src/server.ts";
 import { GatewayClient } from "../src/gateway/client.ts";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
 import { silentLogger } from "../src/log.ts";
@@ -153,7 +156,9 @@ function stdioClient(command: string, args: string[], env: Record<string, string
   return new StdioClientTransport({ command, args, env, stderr: "ignore" });
 }
 
-async function connect(transport: StdioClientTransport | StreamableHTTPClientTransport) {
+async function connect(
+  transport: StdioClientTransport | StreamableHTTPClientTransport | InMemoryTransport,
+) {
   const client = new Client({ name: "bench", version: "0" });
   await client.connect(transport);
   return client;
@@ -198,12 +203,25 @@ async function transportFigures(gateway: TestGateway, old: OldServer | null) {
     MCP_RATE_LIMIT: "0",
   };
 
+  // In-process: client and server over an in-memory transport, no process hop.
+  // This is the bridge's own cost (protocol, validation, tools); the rows below
+  // add the pipe or HTTP hop and a second process.
+  const embedded = createServer({ gateways: new GatewayRegistry([instance]), log: silentLogger });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await embedded.connect(serverSide);
+  const bMemory = await connect(clientSide);
+  let n = 0;
+  latencyRows(
+    "in-process (in-memory transport)",
+    await interleave({ a: () => directCall(n++), b: () => chat(bMemory, n++) }, ROUNDS),
+  );
+  await bMemory.close();
+
   // stdio
   const bStdio = await connect(stdioClient(Deno.execPath(), DENO_RUN, { ...baseEnv(), ...env }));
   const cStdio = old
     ? await connect(stdioClient(old.node, [old.entry], oldEnv(gateway.url)))
     : null;
-  let n = 0;
   latencyRows(
     "stdio",
     await interleave({
