@@ -31,7 +31,7 @@ import type { TaskRunner } from "./tasks/runner.ts";
 import type { TaskRecord, TaskStore } from "./tasks/store.ts";
 import { chatTool } from "./tools/chat.ts";
 import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
-import { taskTools } from "./tools/tasks.ts";
+import { type ChatSubmission, submitChat, taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
 /** A JSON-RPC message as a transport carries it (see the MCP specification). */
@@ -262,21 +262,13 @@ export function createServer(deps: ServerDeps): BridgeServer {
         );
       }
       try {
-        const args = parsed.data as {
-          message: string;
-          session_id?: string;
-          instance?: string;
-          agent?: string;
-        };
-        const instance = deps.gateways.get(args.instance).instance.name;
-        const task = await tasks.store.submit(owner, {
-          message: args.message,
-          instance,
-          sessionId: args.session_id,
-          agent: args.agent,
-          origin: "mcp",
-        });
-        tasks.runner.wake();
+        const task = await submitChat(
+          { ...tasks, gateways: deps.gateways },
+          owner,
+          // Validated just above by openclaw_chat's own input schema (chatArgs).
+          parsed.data as unknown as ChatSubmission,
+          "mcp",
+        );
         deps.log.info("task_created", { tool: tool.name, task: task.id });
         return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
       } catch (thrown) {

@@ -52,10 +52,9 @@ function displayUrl(addr: Deno.NetAddr): string {
   return `http://${host}:${addr.port}`;
 }
 
-/** Serves until a shutdown signal; resolves once stopped. */
+/** Serves until a shutdown signal; resolves once stopped. Call {@linkcode checkExposure} first. */
 export async function serveHttp(options: ServeOptions): Promise<void> {
   const { config, log } = options;
-  checkExposure(config);
   // The issuer defaults to the address we end up listening on (port 0 included).
   let listened = "";
   const issuer = () => config.auth.issuerUrl ?? listened;

@@ -58,9 +58,48 @@ export interface TaskToolDeps {
   gateways: GatewayRegistry;
 }
 
+/** The arguments a chat submission carries (tool or MCP-native task). */
+export interface ChatSubmission {
+  /** The message. */
+  message: string;
+  /** Conversation key. */
+  session_id?: string;
+  /** Instance name; the default when omitted. */
+  instance?: string;
+  /** Agent id. */
+  agent?: string;
+  /** −100..100. */
+  priority?: number;
+}
+
+/**
+ * Queues a chat as a task for `owner` and wakes the runner: the one path
+ * used by `openclaw_chat_async` and by task-augmented `openclaw_chat`.
+ *
+ * @throws {BridgeError} `unknown_instance` before anything is stored.
+ */
+export async function submitChat(
+  deps: TaskToolDeps,
+  owner: string,
+  args: ChatSubmission,
+  origin: "tool" | "mcp" = "tool",
+): Promise<TaskRecord> {
+  const instance = deps.gateways.get(args.instance).instance.name;
+  const task = await deps.store.submit(owner, {
+    message: args.message,
+    instance,
+    sessionId: args.session_id,
+    agent: args.agent,
+    priority: args.priority,
+    origin,
+  });
+  deps.runner.wake();
+  return task;
+}
+
 /** Creates the four task tools. */
 export function taskTools(deps: TaskToolDeps): Tool[] {
-  const { store, runner, gateways } = deps;
+  const { store } = deps;
   return [
     defineTool({
       name: "openclaw_chat_async",
@@ -84,20 +123,12 @@ export function taskTools(deps: TaskToolDeps): Tool[] {
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
       async run(args, context) {
-        const instance = gateways.get(args.instance).instance.name;
-        const task = await store.submit(context.owner, {
-          message: args.message,
-          instance,
-          sessionId: args.session_id,
-          agent: args.agent,
-          priority: args.priority,
-        });
-        runner.wake();
+        const task = await submitChat(deps, context.owner, args);
         return {
           structured: {
             task_id: task.id,
             status: task.status,
-            instance,
+            instance: task.instance,
             position: await store.position(task),
           },
         };

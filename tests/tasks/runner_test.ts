@@ -97,13 +97,19 @@ Deno.test("runner: the per-instance limit holds while other instances run", opts
   }
   s.runner.start();
   let maxDefault = 0, maxOther = 0;
-  const sampler = setInterval(async () => {
-    const running = (await s.store.list("o", { status: "running" })).tasks;
-    maxDefault = Math.max(maxDefault, running.filter((t) => t.instance === "default").length);
-    maxOther = Math.max(maxOther, running.filter((t) => t.instance === "i1").length);
-  }, 15);
+  // One sample at a time, awaited before cleanup closes the KV.
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const running = (await s.store.list("o", { status: "running" })).tasks;
+      maxDefault = Math.max(maxDefault, running.filter((t) => t.instance === "default").length);
+      maxOther = Math.max(maxOther, running.filter((t) => t.instance === "i1").length);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  })();
   for (const id of ids) await waitForTerminal(s.store, id, undefined, 10);
-  clearInterval(sampler);
+  sampling = false;
+  await sampler;
   assert.equal(maxDefault, 1, "instance default never ran two at once");
   assert.ok(maxOther >= 2, `instance i1 ran in parallel (max ${maxOther})`);
 });
