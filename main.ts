@@ -43,6 +43,7 @@ export async function main(args: string[]): Promise<number> {
   log.debug("config", redactedConfig(config));
 
   const bridge = startBridge(config, kv, log);
+  let code = 0;
   try {
     if (config.transport === "http") {
       await serveHttp({
@@ -56,13 +57,17 @@ export async function main(args: string[]): Promise<number> {
     } else {
       await runStdio({ server: bridge.serverFor("local"), shutdown: bridge.shutdown, log });
     }
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`openclaw-mcp: ${error.message}`);
+    code = 2;
   } finally {
     // Running tasks go back to the queue for the next process on this KV.
     await bridge.stop();
     kv.close();
     log.info("stopped", { transport: config.transport });
   }
-  return 0;
+  return code;
 }
 
 if (import.meta.main) {

@@ -47,6 +47,27 @@ export function checkExposure(config: Config): void {
   }
 }
 
+/** Turns a failure to listen into a one-line configuration error. */
+function bindError(error: unknown, config: Config): unknown {
+  const where = `HOST/--host=${JSON.stringify(config.host)} PORT/--port=${config.port}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new ConfigError(
+      `${where}: the address is already in use; stop the other process or choose another port (--port 0 picks a free one)`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable || error instanceof TypeError) {
+    return new ConfigError(
+      `${where}: not an address this machine can listen on; use e.g. 127.0.0.1 or 0.0.0.0`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ConfigError(
+      `${where}: permission denied (ports below 1024 need privileges); choose a port above 1024`,
+    );
+  }
+  return error;
+}
+
 function displayUrl(addr: Deno.NetAddr): string {
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return `http://${host}:${addr.port}`;
@@ -60,25 +81,31 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   const issuer = () => config.auth.issuerUrl ?? listened;
   const { app, sessions } = await createApp({ ...options, issuer });
   const stopping = new AbortController();
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    signal: stopping.signal,
-    onListen: (addr) => {
-      const url = displayUrl(addr as Deno.NetAddr);
-      listened = url;
-      if (
-        config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
-      ) {
-        log.warn("oauth_issuer_loopback", {
-          message:
-            "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
-        });
-      }
-      log.info("listening", { url, mcp: `${url}/mcp`, port: (addr as Deno.NetAddr).port });
-      console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
-    },
-  }, app.fetch);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: stopping.signal,
+      onListen: (addr) => {
+        const url = displayUrl(addr as Deno.NetAddr);
+        listened = url;
+        if (
+          config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
+        ) {
+          log.warn("oauth_issuer_loopback", {
+            message:
+              "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
+          });
+        }
+        log.info("listening", { url, mcp: `${url}/mcp`, port: (addr as Deno.NetAddr).port });
+        console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
+      },
+    }, app.fetch);
+  } catch (error) {
+    await sessions?.close();
+    throw bindError(error, config);
+  }
 
   const stop = () => {
     if (stopping.signal.aborted) return;
@@ -96,13 +123,18 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     }
   }
   options.shutdown.signal.addEventListener("abort", stop);
-  await server.finished;
-  // server.finished resolves once connections drain; stop() bounds that by
-  // closing sessions, and this bounds anything left.
   await Promise.race([
     server.finished,
-    new Promise((r) => Deno.unrefTimer(setTimeout(r, SHUTDOWN_MS) as unknown as number)),
+    new Promise((r) => stopping.signal.addEventListener("abort", r, { once: true })),
   ]);
+  // Stopping: connections drain (stop() closed the sessions and their streams),
+  // bounded by SHUTDOWN_MS for anything still holding on.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    server.finished,
+    new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS)),
+  ]);
+  clearTimeout(timer);
   for (const signal of signals) {
     try {
       Deno.removeSignalListener(signal, stop);

@@ -42,6 +42,23 @@ Deno.test("cli: a bad value exits 2 with one line, no stack, no secret", opts, a
   }
 });
 
+Deno.test("cli: a busy or impossible HTTP address exits 2 with one line", opts, async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((busy.addr as Deno.NetAddr).port);
+    const inUse = await runMain(["--transport", "http", "--port", port]);
+    assert.equal(inUse.code, 2, inUse.stderr);
+    assert.match(inUse.stderr, /already in use; stop the other process or choose another port/);
+    assert.doesNotMatch(inUse.stderr, /\n\s+at /);
+  } finally {
+    busy.close();
+  }
+  const bad = await runMain(["--transport", "http", "--host", "203.0.113.254", "--allow-insecure"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /not an address this machine can listen on/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /);
+});
+
 Deno.test("cli: without --unstable-kv the server exits 2 naming the flag", opts, async () => {
   const dir = await Deno.makeTempDir();
   try {

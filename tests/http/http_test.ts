@@ -320,3 +320,28 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "http: SIGTERM is bounded even by a client that never finishes its request",
+  opts,
+  async () => {
+    const server = await startHttp();
+    const { hostname, port } = new URL(server.url);
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    try {
+      // Headers and part of a body, then silence: the request can never complete.
+      await conn.write(new TextEncoder().encode(
+        `POST /mcp HTTP/1.1\r\nHost: ${hostname}:${port}\r\ncontent-type: application/json\r\n` +
+          `accept: application/json, text/event-stream\r\ncontent-length: 1000\r\n\r\n{"jsonrpc":`,
+      ));
+      await new Promise((r) => setTimeout(r, 200));
+      const started = performance.now();
+      const status = await server.stop();
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(status.code, 0);
+      assert.ok(seconds < 13, `stopped after ${seconds.toFixed(1)} s (bound: 10 s)`);
+    } finally {
+      conn.close();
+    }
+  },
+);
