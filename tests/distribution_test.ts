@@ -81,7 +81,10 @@ Deno.test(
             "-A",
             "--quiet",
             "--no-config",
-            "--no-lock",
+            // The package's lockfile pins every package, so nothing is fetched.
+            "--lock",
+            new URL("deno.lock", root).pathname,
+            "--frozen",
             "--import-map",
             importMap,
             ...extra,

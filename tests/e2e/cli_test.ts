@@ -66,7 +66,18 @@ Deno.test("cli: without --unstable-kv the server exits 2 naming the flag", opts,
     delete config.unstable;
     await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify(config));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", "--no-lock", "--config", `${dir}/deno.json`, MAIN],
+      // The repo's lockfile pins every package, so nothing is fetched.
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        "--lock",
+        new URL("../../deno.lock", import.meta.url).pathname,
+        "--frozen",
+        "--config",
+        `${dir}/deno.json`,
+        MAIN,
+      ],
       env: baseEnv(),
       clearEnv: true,
       stdin: "null",

@@ -99,7 +99,28 @@ export function baseEnv(): Record<string, string> {
     NO_COLOR: "1",
     OPENCLAW_KV_PATH: ":memory:",
   };
-  for (const name of ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+  // Deno's cache and the machine's TLS/proxy settings (a child that must fetch
+  // anything needs the same certificate authorities as we do).
+  for (
+    const name of [
+      "HOME",
+      "PATH",
+      "DENO_DIR",
+      "XDG_CACHE_HOME",
+      "TMPDIR",
+      "DENO_CERT",
+      "DENO_TLS_CA_STORE",
+      "SSL_CERT_FILE",
+      "SSL_CERT_DIR",
+      "NODE_EXTRA_CA_CERTS",
+      "HTTPS_PROXY",
+      "HTTP_PROXY",
+      "NO_PROXY",
+      "https_proxy",
+      "http_proxy",
+      "no_proxy",
+    ]
+  ) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
