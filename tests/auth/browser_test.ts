@@ -25,7 +25,10 @@ Deno.test({
     const PASSWORD = "browser-owner-password";
     let received: URL | null = null;
     const callback = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-      received = new URL(req.url);
+      // Only the redirect counts: the browser also asks this server for /favicon.ico.
+      const url = new URL(req.url);
+      if (url.pathname !== "/callback") return new Response(null, { status: 404 });
+      received = url;
       return new Response("<!doctype html><title>done</title><p>Signed in.</p>", {
         headers: { "content-type": "text/html" },
       });
