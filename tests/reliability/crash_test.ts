@@ -18,11 +18,12 @@ async function tool(session: StdioSession, name: string, args: Record<string, un
   return result.structuredContent as Record<string, unknown>;
 }
 
+const N = scale(100, 1_000);
+
 Deno.test(
-  "reliability: SIGKILL with 100 tasks in flight; restart finishes all by the rule",
+  `reliability: SIGKILL with ${N} tasks in flight; restart finishes all by the rule`,
   opts,
   async () => {
-    const N = scale(100, 1_000);
     const dir = await Deno.makeTempDir();
     const gateway = await TestGateway.start();
     gateway.fault = { kind: "delay", ms: 150 };
