@@ -45,7 +45,7 @@ export async function deployHandler(
   };
   checkExposure(config);
   const log = createLogger({ level: config.debug ? "debug" : "info" });
-  const bridge = startBridge(config, kv, log);
+  const bridge = startBridge(config, { kv, log });
   let origin = config.auth.issuerUrl;
   const { app } = await createApp({
     config,

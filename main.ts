@@ -42,7 +42,7 @@ export async function main(args: string[]): Promise<number> {
   const log = createLogger({ level: config.debug ? "debug" : "info" });
   log.debug("config", redactedConfig(config));
 
-  const bridge = startBridge(config, kv, log);
+  const bridge = startBridge(config, { kv, log });
   let code = 0;
   try {
     if (config.transport === "http") {

@@ -24,7 +24,8 @@ export interface Bridge {
 }
 
 /** Starts the task runner and returns the bridge. */
-export function startBridge(config: Config, kv: Deno.Kv, log: Logger): Bridge {
+export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger }): Bridge {
+  const { kv, log } = effects;
   const shutdown = new AbortController();
   const gateways = new GatewayRegistry(config.instances);
   const store = new TaskStore(kv, { ttlMs: config.tasks.ttlMs });

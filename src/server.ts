@@ -262,13 +262,12 @@ export function createServer(deps: ServerDeps): BridgeServer {
         );
       }
       try {
-        const task = await submitChat(
-          { ...tasks, gateways: deps.gateways },
+        const task = await submitChat({ ...tasks, gateways: deps.gateways }, {
           owner,
           // Validated just above by openclaw_chat's own input schema (chatArgs).
-          parsed.data as unknown as ChatSubmission,
-          "mcp",
-        );
+          chat: parsed.data as unknown as ChatSubmission,
+          origin: "mcp",
+        });
         deps.log.info("task_created", { tool: tool.name, task: task.id });
         return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
       } catch (thrown) {

@@ -160,9 +160,11 @@ export class TaskRunner {
 
   async #fill(): Promise<void> {
     while (!this.#stopped && this.#active.size < this.#concurrency) {
-      const claim = await this.#store.claim(this.id, this.#leaseMs, (instance) => {
-        const limit = this.#perInstance[instance];
-        return limit === undefined || this.#runningOn(instance) < limit;
+      const claim = await this.#store.claim(this.id, this.#leaseMs, {
+        canRun: (instance) => {
+          const limit = this.#perInstance[instance];
+          return limit === undefined || this.#runningOn(instance) < limit;
+        },
       });
       if (!claim) return;
       const active: Active = {
@@ -224,7 +226,9 @@ export class TaskRunner {
     const partial = throttle<string>(PARTIAL_INTERVAL_MS, (text) => {
       const from = saved;
       saved = text.length;
-      saving = saving.then(() => this.#store.savePartial(active.claim.task, text, from))
+      saving = saving.then(() =>
+        this.#store.savePartial(active.claim.task, text, { fromChars: from })
+      )
         .catch(() => {});
     });
     try {

@@ -309,10 +309,15 @@ export class TaskStore {
   }
 
   /**
-   * Saves the reply so far. Only chunks from `fromChars` on are rewritten, so
+   * Saves the reply so far. Only chunks from `options.fromChars` on are rewritten, so
    * frequent saves of a growing reply stay cheap.
    */
-  async savePartial(task: TaskRecord, text: string, fromChars = 0): Promise<void> {
+  async savePartial(
+    task: TaskRecord,
+    text: string,
+    options: { fromChars?: number } = {},
+  ): Promise<void> {
+    const fromChars = options.fromChars ?? 0;
     const first = Math.floor(fromChars / CHUNK_CHARS);
     const parts = chunk(text);
     for (let i = first; i < parts.length; i += CHUNKS_PER_COMMIT) {
@@ -387,8 +392,9 @@ export class TaskStore {
   async claim(
     runner: string,
     leaseMs: number,
-    canRun: (instance: string) => boolean = () => true,
+    options: { canRun?: (instance: string) => boolean } = {},
   ): Promise<Claim | null> {
+    const canRun = options.canRun ?? (() => true);
     const iter = this.kv.list<string>({ prefix: ["pending"] }, { limit: 64 });
     for await (const entry of iter) {
       const found = await this.read(entry.value);

@@ -80,10 +80,9 @@ export interface ChatSubmission {
  */
 export async function submitChat(
   deps: TaskToolDeps,
-  owner: string,
-  args: ChatSubmission,
-  origin: "tool" | "mcp" = "tool",
+  request: { owner: string; chat: ChatSubmission; origin?: "tool" | "mcp" },
 ): Promise<TaskRecord> {
+  const { owner, chat: args, origin = "tool" } = request;
   const instance = deps.gateways.get(args.instance).instance.name;
   const task = await deps.store.submit(owner, {
     message: args.message,
@@ -123,7 +122,7 @@ export function taskTools(deps: TaskToolDeps): Tool[] {
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
       async run(args, context) {
-        const task = await submitChat(deps, context.owner, args);
+        const task = await submitChat(deps, { owner: context.owner, chat: args });
         return {
           structured: {
             task_id: task.id,

@@ -144,7 +144,7 @@ Deno.test("store: partial replies are saved incrementally and tied to the attemp
   await f.store.savePartial(claim.task, first);
   assert.equal(await f.store.partial(claim.task), first);
   const more = first + "q".repeat(CHUNK_CHARS);
-  await f.store.savePartial(claim.task, more, first.length);
+  await f.store.savePartial(claim.task, more, { fromChars: first.length });
   assert.equal(await f.store.partial(claim.task), more);
   assert.equal(await f.store.partial({ ...claim.task, attempt: 2 }), "", "other attempt sees none");
 });
@@ -162,7 +162,7 @@ Deno.test("store: claims follow priority, then age; canRun filters instances", a
   }
   assert.equal(await f.store.position(await f.store.get("a", ids.low)), 3);
   assert.equal(await f.store.position(await f.store.get("a", ids.high)), 0);
-  const onlyA = await f.store.claim("r", 1_000, (instance) => instance === "a");
+  const onlyA = await f.store.claim("r", 1_000, { canRun: (instance) => instance === "a" });
   assert.equal(onlyA?.task.id, ids.mid1, "high is on instance b");
   const order = [];
   for (let c; (c = await f.store.claim("r", 1_000));) order.push(c.task.id);
