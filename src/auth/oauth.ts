@@ -113,6 +113,13 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
   const registerLimit = limiter(20, now);
   const resource = () => `${deps.issuer()}/mcp`;
   const staticSecretHash = auth.clientSecret ? sha256Hex(auth.clientSecret) : null;
+  if ((auth.allowDcr || auth.allowCimd) && !auth.ownerPassword) {
+    // The Node server approved such clients silently; here the owner must, with a password.
+    log.warn("oauth_no_owner_password", {
+      message:
+        "MCP_ALLOW_DCR/MCP_ALLOW_CIMD is on but MCP_OWNER_PASSWORD is not set: new clients cannot be approved until it is",
+    });
+  }
 
   async function resolveClient(id: string | undefined): Promise<OAuthClient | { error: string }> {
     if (!id) return { error: "client_id is missing" };

@@ -489,3 +489,30 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "oauth: DCR without an owner password warns at start and cannot approve",
+  opts,
+  async () => {
+    await withAuthServer({ MCP_OWNER_PASSWORD: "" }, async (server) => {
+      assert.match(server.stderr(), /"event":"oauth_no_owner_password"/);
+      const reg = await register(server.url, {
+        redirect_uris: [CALLBACK],
+        token_endpoint_auth_method: "none",
+      });
+      const { challenge } = await pkce();
+      const form = await consentForm(
+        await authorize(authorizeUrl(server.url, {
+          response_type: "code",
+          client_id: reg.body.client_id,
+          redirect_uri: CALLBACK,
+          code_challenge: challenge,
+          code_challenge_method: "S256",
+        })),
+      );
+      const refused = await submitConsent(server.url, { ...form, password: "" });
+      assert.equal(refused.status, 503);
+      assert.match(await refused.text(), /MCP_OWNER_PASSWORD/);
+    });
+  },
+);
