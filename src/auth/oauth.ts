@@ -15,6 +15,7 @@ import type { Config } from "../config.ts";
 import { isSafeRedirect } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
+import { TokenBuckets } from "../token_bucket.ts";
 import { CimdResolver, looksLikeCimd } from "./cimd.ts";
 import { s256, safeEqual, sha256Hex } from "./crypto.ts";
 import { consentPage, errorPage } from "./pages.ts";
@@ -85,22 +86,6 @@ async function readForm(c: Context): Promise<Form> {
   return Object.fromEntries(new URLSearchParams(await c.req.text()));
 }
 
-/** A token-bucket per key, for password attempts and registration. */
-function limiter(perMinute: number, now: () => number) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return (key: string): boolean => {
-    const t = now();
-    if (buckets.size > 10_000) buckets.clear();
-    const b = buckets.get(key) ?? { tokens: perMinute, at: t };
-    b.tokens = Math.min(perMinute, b.tokens + (t - b.at) * perMinute / 60_000);
-    b.at = t;
-    buckets.set(key, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  };
-}
-
 /** Creates the authorization server. */
 export function createOAuth(deps: OAuthDeps): OAuthServer {
   const { config, log } = deps;
@@ -109,8 +94,8 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
   const store = new OAuthStore(deps.kv, now);
   const cimd = new CimdResolver({ hosts: auth.cimdHosts, fetch: deps.fetch, now });
   const ttls = { accessMs: auth.accessTokenTtlMs, refreshMs: auth.refreshTokenTtlMs };
-  const passwordLimit = limiter(10, now);
-  const registerLimit = limiter(20, now);
+  const passwordLimit = new TokenBuckets(10, now);
+  const registerLimit = new TokenBuckets(20, now);
   const resource = () => `${deps.issuer()}/mcp`;
   const staticSecretHash = auth.clientSecret ? sha256Hex(auth.clientSecret) : null;
   if ((auth.allowDcr || auth.allowCimd) && !auth.ownerPassword) {
@@ -342,7 +327,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           503,
         );
       }
-      if (!passwordLimit(clientAddress(c, config.trustProxy))) {
+      if (!passwordLimit.take(clientAddress(c, config.trustProxy)).ok) {
         return html(
           c,
           errorPage(
@@ -503,7 +488,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
         );
       }
-      if (!registerLimit(clientAddress(c, config.trustProxy))) {
+      if (!registerLimit.take(clientAddress(c, config.trustProxy)).ok) {
         return oauthError(
           c,
           429,

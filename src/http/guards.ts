@@ -5,6 +5,7 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { TokenBuckets } from "../token_bucket.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -98,26 +99,13 @@ export interface RateLimitOptions {
  * `Retry-After`.
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
-  const now = options.now ?? Date.now;
   const capacity = options.perMinute;
-  const refillPerMs = capacity / 60_000;
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = new TokenBuckets(capacity, options.now);
   return async function limit(c, next) {
     if (capacity <= 0) return await next();
-    const t = now();
-    if (buckets.size > 10_000) {
-      // Full buckets carry no information; drop them to bound memory.
-      for (const [k, b] of buckets) {
-        if (b.tokens + (t - b.at) * refillPerMs >= capacity) buckets.delete(k);
-      }
-    }
-    const key = options.key(c);
-    const bucket = buckets.get(key) ?? { tokens: capacity, at: t };
-    bucket.tokens = Math.min(capacity, bucket.tokens + (t - bucket.at) * refillPerMs);
-    bucket.at = t;
-    buckets.set(key, bucket);
-    if (bucket.tokens < 1) {
-      const retry = Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
+    const taken = buckets.take(options.key(c));
+    if (!taken.ok) {
+      const retry = taken.retryAfterSeconds;
       c.header("Retry-After", String(retry));
       return c.json({
         jsonrpc: "2.0",
@@ -128,7 +116,6 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
         },
       }, 429);
     }
-    bucket.tokens -= 1;
     await next();
   };
 }

@@ -1,0 +1,51 @@
+/**
+ * Token buckets per key: `perMinute` requests may come in a burst, and each
+ * bucket refills evenly over the minute. Used for HTTP rate limits and for
+ * OAuth password and registration attempts.
+ *
+ * @module
+ */
+
+/** Most buckets kept; past this, full (idle) buckets are dropped. */
+const MAX_BUCKETS = 10_000;
+
+/** The outcome of {@linkcode TokenBuckets.take}. */
+export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/** A token bucket per key. */
+export class TokenBuckets {
+  #capacity: number;
+  #refillPerMs: number;
+  #now: () => number;
+  #buckets = new Map<string, { tokens: number; at: number }>();
+
+  /** Creates buckets of `perMinute` tokens each. */
+  constructor(perMinute: number, now: () => number = Date.now) {
+    this.#capacity = perMinute;
+    this.#refillPerMs = perMinute / 60_000;
+    this.#now = now;
+  }
+
+  /** Takes a token for `key`, or says how long until one is free. */
+  take(key: string): Take {
+    const t = this.#now();
+    if (this.#buckets.size > MAX_BUCKETS) {
+      // Full buckets carry no information; drop them to bound memory.
+      for (const [k, b] of this.#buckets) {
+        if (b.tokens + (t - b.at) * this.#refillPerMs >= this.#capacity) this.#buckets.delete(k);
+      }
+    }
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#capacity, at: t };
+    bucket.tokens = Math.min(this.#capacity, bucket.tokens + (t - bucket.at) * this.#refillPerMs);
+    bucket.at = t;
+    this.#buckets.set(key, bucket);
+    if (bucket.tokens < 1) {
+      return {
+        ok: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.#refillPerMs / 1000)),
+      };
+    }
+    bucket.tokens -= 1;
+    return { ok: true };
+  }
+}
