@@ -9,6 +9,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { TokenRecord } from "./store.ts";
+import { sha256Bytes, sha256Hex } from "./crypto.ts";
 
 /** What the middleware checks tokens against. */
 export interface BearerOptions {
@@ -22,19 +23,14 @@ export interface BearerOptions {
   };
 }
 
-async function digest(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
 /** A short, stable, non-secret id for a static token: the owner of its tasks. */
 export async function tokenId(token: string): Promise<string> {
-  const bytes = await digest(token);
-  return "token:" + [...bytes.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return "token:" + (await sha256Hex(token)).slice(0, 16);
 }
 
 /** Creates the `/mcp` authentication middleware. */
 export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandler> {
-  const digests = await Promise.all(options.staticTokens.map(digest));
+  const digests = await Promise.all(options.staticTokens.map(sha256Bytes));
   const challenge = (error?: string, description?: string) => {
     const parts = ['Bearer realm="openclaw-mcp"'];
     if (options.oauth) {
@@ -58,7 +54,7 @@ export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandl
       );
     }
     const token = match[1];
-    const mine = await digest(token);
+    const mine = await sha256Bytes(token);
     let isStatic = false;
     for (const d of digests) isStatic = timingSafeEqual(d, mine) || isStatic;
     if (isStatic) {

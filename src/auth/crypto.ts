@@ -19,23 +19,23 @@ export function randomToken(bytes = 32): string {
   return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
+/** SHA-256 of `text`, as bytes. */
+export async function sha256Bytes(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
 /** SHA-256 of `text`, hex: how tokens and secrets are stored. */
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return [...await sha256Bytes(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The PKCE S256 challenge of a verifier: base64url(SHA-256(verifier)). */
 export async function s256(verifier: string): Promise<string> {
-  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(verifier))));
+  return base64url(await sha256Bytes(verifier));
 }
 
 /** Compares two strings in time independent of where they differ (and of their lengths). */
 export async function safeEqual(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all(
-    [a, b].map(async (s) =>
-      new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(s)))
-    ),
-  );
+  const [x, y] = await Promise.all([sha256Bytes(a), sha256Bytes(b)]);
   return timingSafeEqual(x, y);
 }
