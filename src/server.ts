@@ -29,7 +29,7 @@ import type { Logger } from "./log.ts";
 import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
 import type { TaskRunner } from "./tasks/runner.ts";
 import type { TaskRecord, TaskStore } from "./tasks/store.ts";
-import { chatTool } from "./tools/chat.ts";
+import { chatStructured, chatTool } from "./tools/chat.ts";
 import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
 import { type ChatSubmission, submitChat, taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
@@ -156,14 +156,12 @@ async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolR
     const reply = await store.reply(task);
     return {
       content: [{ type: "text", text: reply }],
-      structuredContent: {
+      structuredContent: chatStructured({
+        ...task.result,
         reply,
         instance: task.instance,
-        session_id: task.sessionId,
-        model: task.result.model,
-        usage: task.result.usage,
-        finish_reason: task.result.finishReason,
-      },
+        sessionId: task.sessionId,
+      }),
     };
   }
   const error = task.error ?? { code: "internal", message: "The task has no result.", hint: "" };

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { chatArgs } from "./args.ts";
+import type { Usage } from "../gateway/client.ts";
 import { defineTool, type Tool } from "./tool.ts";
 import { throttle } from "../throttle.ts";
 
@@ -26,6 +27,34 @@ export const chatResult = z.object({
   }).nullable(),
   finish_reason: z.string().nullable(),
 });
+
+/** What a finished chat turn produced, however it ran (directly or as a task). */
+export interface ChatOutcome {
+  /** The reply text. */
+  reply: string;
+  /** Instance that answered. */
+  instance: string;
+  /** Conversation key, if any. */
+  sessionId: string | null;
+  /** Model the gateway reported. */
+  model: string;
+  /** Token usage, when reported. */
+  usage: Usage | null;
+  /** Why generation stopped. */
+  finishReason: string | null;
+}
+
+/** The structured result of `openclaw_chat` ({@linkcode chatResult}) for an outcome. */
+export function chatStructured(outcome: ChatOutcome): z.output<typeof chatResult> {
+  return {
+    reply: outcome.reply,
+    instance: outcome.instance,
+    session_id: outcome.sessionId,
+    model: outcome.model,
+    usage: outcome.usage,
+    finish_reason: outcome.finishReason,
+  };
+}
 
 /** Creates the `openclaw_chat` tool. */
 export function chatTool(gateways: GatewayRegistry): Tool {
@@ -52,14 +81,11 @@ export function chatTool(gateways: GatewayRegistry): Tool {
           onDelta: (_delta, text) => progress.push(text),
         });
         return {
-          structured: {
-            reply: result.reply,
+          structured: chatStructured({
+            ...result,
             instance: client.instance.name,
-            session_id: args.session_id ?? null,
-            model: result.model,
-            usage: result.usage ?? null,
-            finish_reason: result.finishReason,
-          },
+            sessionId: args.session_id ?? null,
+          }),
           text: result.reply,
         };
       } finally {
