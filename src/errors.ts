@@ -71,3 +71,22 @@ export function toBridgeError(error: unknown): BridgeError {
     "Run with --debug and check the server log (stderr).",
   );
 }
+
+/** A JSON-RPC 2.0 error response; `id` is null when the request could not be read. */
+export interface RpcErrorBody {
+  /** Always "2.0". */
+  jsonrpc: "2.0";
+  /** The request's id, or null. */
+  id: string | number | null;
+  /** Code and message. */
+  error: { code: number; message: string };
+}
+
+/** Builds a JSON-RPC 2.0 error response body. */
+export function rpcErrorBody(
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): RpcErrorBody {
+  return { jsonrpc: "2.0", id, error: { code, message } };
+}

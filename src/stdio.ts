@@ -14,13 +14,18 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { BridgeServer } from "./server.ts";
 import type { Logger } from "./log.ts";
+import { rpcErrorBody } from "./errors.ts";
 
 /** Longest accepted line; longer input is discarded up to the next newline. */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 
-/** A JSON-RPC error with a null id, for input that could not be read as a request. */
-function protocolError(code: number, message: string): JSONRPCMessage {
-  return { jsonrpc: "2.0", id: null, error: { code, message } } as unknown as JSONRPCMessage;
+/** A JSON-RPC error reply as the transport sends it. */
+function protocolError(
+  code: number,
+  message: string,
+  id: string | number | null = null,
+): JSONRPCMessage {
+  return rpcErrorBody(code, message, id) as unknown as JSONRPCMessage;
 }
 
 /** Newline-delimited JSON-RPC over byte streams (stdin/stdout by default). */
@@ -117,12 +122,12 @@ export class StdioTransport implements Transport {
     const parsed = JSONRPCMessageSchema.safeParse(json);
     if (!parsed.success) {
       const id = (json as { id?: unknown })?.id;
-      const reply = {
-        jsonrpc: "2.0",
-        id: typeof id === "string" || typeof id === "number" ? id : null,
-        error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
-      };
-      this.send(reply as unknown as JSONRPCMessage).catch(() => {});
+      const reply = protocolError(
+        -32600,
+        "Invalid Request: not a JSON-RPC 2.0 message",
+        typeof id === "string" || typeof id === "number" ? id : null,
+      );
+      this.send(reply).catch(() => {});
       return;
     }
     const message = parsed.data;

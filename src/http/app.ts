@@ -17,7 +17,8 @@ import { clientAddress } from "../client_address.ts";
 import { hostName, hostOriginGuard, originMatches, rateLimit } from "./guards.ts";
 import { mcpBearer } from "../auth/bearer.ts";
 import { createOAuth } from "../auth/oauth.ts";
-import { handleStateless, rpcError, SessionManager } from "./sessions.ts";
+import { handleStateless, SessionManager } from "./sessions.ts";
+import { rpcError } from "./rpc_error.ts";
 
 /** Largest accepted request body: a 100,000-character message in any script, JSON-escaped, fits. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;

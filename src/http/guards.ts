@@ -6,6 +6,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { TokenBuckets } from "../token_bucket.ts";
+import { rpcError } from "./rpc_error.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
@@ -47,8 +48,8 @@ export interface HostOriginOptions {
   allowedOrigins: string[];
 }
 
-function forbidden(c: Context, message: string): Response {
-  return c.json({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }, 403);
+function forbidden(message: string): Response {
+  return rpcError(403, -32000, message);
 }
 
 /**
@@ -64,7 +65,7 @@ export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
     if (checkHost) {
       const name = host ? hostName(host) : "";
       if (!name || !(isLoopback(name) || hosts.has(name))) {
-        return forbidden(c, `Invalid Host header: add the name to MCP_ALLOWED_HOSTS to accept it`);
+        return forbidden(`Invalid Host header: add the name to MCP_ALLOWED_HOSTS to accept it`);
       }
     }
     const origin = c.req.header("origin");
@@ -76,7 +77,7 @@ export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
         // An unparsable Origin is simply not loopback.
       }
       if (!loopbackOrigin && !options.allowedOrigins.some((p) => originMatches(origin, p))) {
-        return forbidden(c, "Invalid Origin header: add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS");
+        return forbidden("Invalid Origin header: add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS");
       }
     }
     await next();
@@ -106,15 +107,12 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
     const taken = buckets.take(options.key(c));
     if (!taken.ok) {
       const retry = taken.retryAfterSeconds;
-      c.header("Retry-After", String(retry));
-      return c.json({
-        jsonrpc: "2.0",
-        id: null,
-        error: {
-          code: -32000,
-          message: `Too many requests: the limit is ${capacity} per minute; retry in ${retry} s`,
-        },
-      }, 429);
+      return rpcError(
+        429,
+        -32000,
+        `Too many requests: the limit is ${capacity} per minute; retry in ${retry} s`,
+        { "retry-after": String(retry) },
+      );
     }
     await next();
   };

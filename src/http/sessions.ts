@@ -12,11 +12,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../log.ts";
 import { BoundedEventStore } from "./event_store.ts";
-
-/** A JSON-RPC error response with a null id. */
-export function rpcError(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status });
-}
+import { rpcError } from "./rpc_error.ts";
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
@@ -151,14 +147,9 @@ export async function handleStateless(
   body?: unknown,
 ): Promise<Response> {
   if (request.method !== "POST") {
-    return new Response(
-      JSON.stringify({
-        jsonrpc: "2.0",
-        id: null,
-        error: { code: -32000, message: "Method not allowed: this server is stateless; use POST" },
-      }),
-      { status: 405, headers: { "content-type": "application/json", allow: "POST" } },
-    );
+    return rpcError(405, -32000, "Method not allowed: this server is stateless; use POST", {
+      allow: "POST",
+    });
   }
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
