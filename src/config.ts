@@ -24,7 +24,7 @@ export class ConfigError extends Error {
 }
 
 /** How an option's text is read. */
-export type Kind = "string" | "int" | "bool" | "list" | "json" | "url" | "enum";
+export type Kind = "string" | "int" | "bool" | "list" | "json" | "url" | "enum" | "hops";
 
 /** One option: where it comes from, its type and its help line. */
 export interface OptionSpec {
@@ -233,10 +233,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: ["TRUST_PROXY"],
     flag: "trust-proxy",
     valueFlag: true,
-    lenient: true,
-    kind: "bool",
+    kind: "hops",
+    min: 0,
+    max: 10,
     defaultText: "false",
-    help: "Trust X-Forwarded-For from a reverse proxy",
+    help:
+      "Reverse proxies in front of this server whose X-Forwarded-For is trusted: false (0), true (1) or a hop count; the client is the entry that many from the right",
   },
   {
     key: "stateless",
@@ -264,6 +266,33 @@ export const OPTIONS: readonly OptionSpec[] = [
     max: 1_000_000,
     defaultText: "1000",
     help: "Most live HTTP sessions; more get 503",
+  },
+  {
+    key: "maxSessionsPerPrincipal",
+    env: ["MCP_MAX_SESSIONS_PER_PRINCIPAL"],
+    kind: "int",
+    min: 1,
+    max: 1_000_000,
+    defaultText: "100",
+    help:
+      "Most live HTTP sessions per principal (token or OAuth login); past it the principal's oldest idle session is closed",
+  },
+  {
+    key: "sessionNamespace",
+    env: ["MCP_SESSION_NAMESPACE"],
+    kind: "enum",
+    values: ["auto", "on", "off"],
+    defaultText: "auto",
+    help:
+      "Prefix session_id with the caller's principal before it reaches the gateway: auto (when more than one principal can exist), on, off",
+  },
+  {
+    key: "allowInternalSessionKeys",
+    env: ["MCP_ALLOW_INTERNAL_SESSION_KEYS"],
+    kind: "bool",
+    defaultText: "false",
+    help:
+      "Accept session_id values shaped like OpenClaw's own session keys (agent:main:main); only with MCP_SESSION_NAMESPACE off",
   },
   {
     key: "allowedHosts",
@@ -311,6 +340,33 @@ export const OPTIONS: readonly OptionSpec[] = [
     max: 256,
     defaultText: "4",
     help: "Most async tasks running at once in this process",
+  },
+  {
+    key: "taskMaxPending",
+    env: ["OPENCLAW_TASK_MAX_PENDING"],
+    kind: "int",
+    min: 1,
+    max: 1_000_000,
+    defaultText: "100",
+    help: "Most pending async tasks per principal; more are refused with quota_exceeded",
+  },
+  {
+    key: "taskMaxPendingBytes",
+    env: ["OPENCLAW_TASK_MAX_PENDING_BYTES"],
+    kind: "int",
+    min: 1_000,
+    max: 10_000_000_000,
+    defaultText: "10000000",
+    help: "Most message bytes (UTF-8) in one principal's pending async tasks",
+  },
+  {
+    key: "taskPendingTtlMs",
+    env: ["OPENCLAW_TASK_PENDING_TTL_MS"],
+    kind: "int",
+    min: 1_000,
+    max: 365 * 24 * 3_600_000,
+    defaultText: "86400000",
+    help: "A task still pending this long after it was queued fails as expired (ms)",
   },
   {
     key: "taskTtlMs",
@@ -417,17 +473,35 @@ export interface Config {
   };
   /** CORS origins; empty means CORS off. */
   corsOrigins: string[];
-  /** Trust X-Forwarded-For. */
-  trustProxy: boolean;
+  /** Trusted reverse-proxy hops in front of us (0: ignore X-Forwarded-For). */
+  trustProxy: number;
   /** Deno KV path, if set. */
   kvPath?: string;
   /** Async task settings. */
-  tasks: { concurrency: number; ttlMs: number; leaseMs: number };
+  tasks: {
+    concurrency: number;
+    ttlMs: number;
+    leaseMs: number;
+    /** Most pending tasks per principal. */
+    maxPending: number;
+    /** Most UTF-8 message bytes in one principal's pending tasks. */
+    maxPendingBytes: number;
+    /** Pending tasks older than this fail as expired. */
+    pendingTtlMs: number;
+  };
+  /** How `session_id` reaches the gateway. */
+  sessions: {
+    /** Prefix keys with the principal: auto, on or off. */
+    namespace: "auto" | "on" | "off";
+    /** Accept keys shaped like OpenClaw's own (`agent:main:main`). */
+    allowInternalKeys: boolean;
+  };
   /** Streamable HTTP settings. */
   http: {
     stateless: boolean;
     sessionIdleMs: number;
     maxSessions: number;
+    maxSessionsPerPrincipal: number;
     allowedHosts: string[];
     allowedOrigins: string[];
     authTokens: string[];
@@ -483,6 +557,20 @@ function coerce(spec: OptionSpec, origin: string, text: string): unknown {
         fail("out of range", `use a number from ${spec.min} to ${spec.max}`);
       }
       return n;
+    }
+    case "hops": {
+      const t = text.trim().toLowerCase();
+      if (["true", "yes", "on"].includes(t)) return 1;
+      if (["false", "no", "off", ""].includes(t)) return 0;
+      if (/^\d+$/.test(t)) {
+        const n = Number(t);
+        if (n > (spec.max ?? Infinity)) {
+          fail("out of range", `use a hop count from 0 to ${spec.max}`);
+        }
+        return n;
+      }
+      // The Node server (Express) also took addresses and subnets: one proxy hop.
+      return 1;
     }
     case "bool": {
       const t = text.trim().toLowerCase();
@@ -552,9 +640,11 @@ function checkFileValue(spec: OptionSpec, origin: string, value: unknown): unkno
     enum: "string",
     int: "number",
     bool: "boolean",
+    hops: "number",
     list: "object",
     json: "object",
   };
+  if (spec.kind === "hops" && typeof value === "boolean") return value ? 1 : 0;
   if (typeof value !== expected[spec.kind] || (spec.kind === "list" && !Array.isArray(value))) {
     throw new ConfigError(
       `${describe(spec, origin, value)}: wrong type; use a ${
@@ -562,7 +652,7 @@ function checkFileValue(spec: OptionSpec, origin: string, value: unknown): unkno
       }`,
     );
   }
-  if (spec.kind === "int") return coerce(spec, origin, String(value));
+  if (spec.kind === "int" || spec.kind === "hops") return coerce(spec, origin, String(value));
   return value;
 }
 
@@ -702,17 +792,25 @@ export function loadConfig(sources: ConfigSources): Command {
       refreshTokenTtlMs: (raw.refreshTokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     },
     corsOrigins: (raw.corsOrigins as string[] | undefined) ?? [],
-    trustProxy: (raw.trustProxy as boolean | undefined) ?? false,
+    trustProxy: (raw.trustProxy as number | undefined) ?? 0,
     kvPath: raw.kvPath as string | undefined,
     tasks: {
       concurrency: (raw.taskConcurrency as number | undefined) ?? 4,
       ttlMs: (raw.taskTtlMs as number | undefined) ?? 86_400_000,
       leaseMs: (raw.taskLeaseMs as number | undefined) ?? 30_000,
+      maxPending: (raw.taskMaxPending as number | undefined) ?? 100,
+      maxPendingBytes: (raw.taskMaxPendingBytes as number | undefined) ?? 10_000_000,
+      pendingTtlMs: (raw.taskPendingTtlMs as number | undefined) ?? 86_400_000,
+    },
+    sessions: {
+      namespace: (raw.sessionNamespace as "auto" | "on" | "off" | undefined) ?? "auto",
+      allowInternalKeys: (raw.allowInternalSessionKeys as boolean | undefined) ?? false,
     },
     http: {
       stateless: (raw.stateless as boolean | undefined) ?? false,
       sessionIdleMs: (raw.sessionIdleMs as number | undefined) ?? 1_800_000,
       maxSessions: (raw.maxSessions as number | undefined) ?? 1000,
+      maxSessionsPerPrincipal: (raw.maxSessionsPerPrincipal as number | undefined) ?? 100,
       allowedHosts: ((raw.allowedHosts as string[] | undefined) ?? []).map((h) => h.toLowerCase()),
       allowedOrigins: (raw.allowedOrigins as string[] | undefined) ?? [],
       authTokens: (raw.authTokens as string[] | undefined) ?? [],

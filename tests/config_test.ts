@@ -113,7 +113,7 @@ Deno.test("config: every env name of the Node server is read", () => {
     "https://claude.com/api/mcp/auth_callback",
   ]);
   assert.deepEqual(config.corsOrigins, ["https://claude.ai", "*.example.com"]);
-  assert.equal(config.trustProxy, true);
+  assert.equal(config.trustProxy, 1);
   assert.equal(config.kvPath, ":memory:");
   assert.equal(run([], { OAUTH_ENABLED: "true" }).auth.enabled, true, "OAUTH_ENABLED alias");
 });
@@ -162,8 +162,9 @@ Deno.test("config: every flag is read, short forms too", () => {
   assert.equal(config.kvPath, "/tmp/x.kv");
   const compat = run(["--allow-dcr", "--trust-proxy", "10.0.0.0/8"]);
   assert.equal(compat.auth.allowDcr, true, "the Node server's --allow-dcr");
-  assert.equal(compat.trustProxy, true, "the Node server's --trust-proxy takes a value");
-  assert.equal(run(["--trust-proxy", "false"]).trustProxy, false);
+  assert.equal(compat.trustProxy, 1, "the Node server's --trust-proxy takes a value");
+  assert.equal(run(["--trust-proxy", "false"]).trustProxy, 0);
+  assert.equal(run(["--trust-proxy", "2"]).trustProxy, 2, "a hop count");
   assert.equal(run([], { MCP_DANGEROUSLY_ALLOW_DCR_PUBLIC: "true" }).auth.allowDcr, true);
 });
 

@@ -63,7 +63,7 @@ function fnv1a(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-function clientKey(c: Context<Env>, trustProxy: boolean): string {
+function clientKey(c: Context<Env>, trustProxy: number): string {
   const auth = c.req.header("authorization");
   return auth ? `auth:${fnv1a(auth)}` : `ip:${clientAddress(c, trustProxy)}`;
 }

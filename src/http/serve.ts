@@ -31,18 +31,40 @@ export interface ServeOptions {
   log: Logger;
 }
 
+/** Shortest static bearer token accepted on a non-loopback bind. */
+export const MIN_TOKEN_CHARS = 16;
+/** Shortest owner password accepted on a non-loopback bind. */
+export const MIN_PASSWORD_CHARS = 12;
+
 /**
- * Refuses configurations that would expose the server unauthenticated.
+ * Refuses configurations that would expose the server unauthenticated, or
+ * behind secrets short enough to guess.
  *
- * @throws {ConfigError} for a non-loopback bind without auth and without --allow-insecure.
+ * @throws {ConfigError} for a non-loopback bind without auth and without
+ * --allow-insecure, or with a static token or owner password that is too short.
  */
 export function checkExposure(config: Config): void {
   const authenticated = config.http.authTokens.length > 0 || config.auth.enabled;
-  if (!isLoopback(config.host) && !authenticated && !config.http.allowInsecure) {
+  if (isLoopback(config.host)) return;
+  if (!authenticated && !config.http.allowInsecure) {
     throw new ConfigError(
       `HOST/--host=${
         JSON.stringify(config.host)
       } is not a loopback address and no authentication is configured; set MCP_AUTH_TOKENS (or --auth-token), or pass --allow-insecure if something in front of this server authenticates`,
+    );
+  }
+  const short = config.http.authTokens.findIndex((t) => t.length < MIN_TOKEN_CHARS);
+  if (short !== -1) {
+    throw new ConfigError(
+      `MCP_AUTH_TOKENS/--auth-token (value hidden): token ${
+        short + 1
+      } is shorter than ${MIN_TOKEN_CHARS} characters, too easy to guess on a non-loopback bind; generate one with: openssl rand -hex 32`,
+    );
+  }
+  const password = config.auth.ownerPassword;
+  if (config.auth.enabled && password !== undefined && password.length < MIN_PASSWORD_CHARS) {
+    throw new ConfigError(
+      `MCP_OWNER_PASSWORD (value hidden): shorter than ${MIN_PASSWORD_CHARS} characters, too easy to guess on a non-loopback bind; choose a longer one (e.g. openssl rand -base64 18)`,
     );
   }
 }
