@@ -88,6 +88,12 @@ export class TestGateway {
         hostname: "127.0.0.1",
         port: 0,
         onListen: () => {},
+        // The "reset" fault errors a response stream on purpose: Deno reports
+        // such errors here, and the connection is cut, which is the point.
+        onError: (error) => {
+          if (!(error instanceof Error && error.message === RESET_MESSAGE)) throw error;
+          return new Response(null, { status: 500 });
+        },
       }, (request, info) => gateway.#handle(request, info));
       const addr = server.addr as Deno.NetAddr;
       gateway = new TestGateway(server, `http://127.0.0.1:${addr.port}`, options);
@@ -285,7 +291,7 @@ export class TestGateway {
           let sent = 0;
           for (const word of words) {
             if (fault.kind === "reset" && sent === fault.afterChunks) {
-              controller.error(new Error("test fault: reset"));
+              controller.error(new Error(RESET_MESSAGE));
               return;
             }
             if (delay > 0) await sleep(delay, request.signal);
@@ -326,6 +332,9 @@ function abort(record: RecordedRequest): void {
   record.aborted = true;
   record.endedAt ??= performance.now();
 }
+
+/** The error a "reset" fault cuts its stream with. */
+const RESET_MESSAGE = "test fault: reset";
 
 /** Sleeps, or throws when `signal` aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
