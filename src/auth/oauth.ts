@@ -195,7 +195,8 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
         revocation_endpoint_auth_methods_supported: methods,
         scopes_supported: [SCOPE],
         authorization_response_iss_parameter_supported: true,
-        client_id_metadata_document_supported: true,
+        // True only when such client ids are accepted, so clients fall back to DCR otherwise.
+        client_id_metadata_document_supported: auth.allowCimd,
       });
     });
 

@@ -7,6 +7,27 @@
  */
 import { randomToken } from "./crypto.ts";
 
+/**
+ * Characters that change how the text around them is shown without being
+ * visible themselves: controls (C0, DEL, C1), format characters (bidi
+ * embeddings, overrides, isolates and marks, zero-width characters; U+202E
+ * makes "moc.elgoog" read as "google.com") and line/paragraph separators.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** Longest client name or id shown to the owner; the rest is cut with an ellipsis. */
+export const MAX_SHOWN_LENGTH = 200;
+
+/**
+ * Text that came from a client (a name, an id, a URI), made safe to show
+ * the owner: invisible and direction-changing characters are removed and
+ * the result is cut to {@linkcode MAX_SHOWN_LENGTH} characters.
+ */
+export function displayText(text: string): string {
+  const clean = text.replace(INVISIBLE, "");
+  return clean.length > MAX_SHOWN_LENGTH ? clean.slice(0, MAX_SHOWN_LENGTH - 1) + "\u2026" : clean;
+}
+
 /** Escapes text for HTML element and attribute content. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -63,14 +84,20 @@ export interface ConsentView {
   error?: string;
 }
 
-/** The consent page: names the client and its redirect host; asks for the owner's password. */
+/**
+ * The consent page: names the client and its redirect host; asks for the
+ * owner's password. Everything the client chose is passed through
+ * {@linkcode displayText} and isolated (`<bdi>`), so it cannot reorder or hide
+ * the text around it.
+ */
 export function consentPage(view: ConsentView): { html: string; headers: Record<string, string> } {
   const host = new URL(view.redirectUri).host;
+  const shown = (text: string) => `<bdi>${escapeHtml(displayText(text))}</bdi>`;
   return page(
     "Approve access to OpenClaw",
-    `<h1>Allow <strong>${escapeHtml(view.clientName)}</strong> to use your OpenClaw gateway?</h1>
-<div class="box"><p>Client: <code>${escapeHtml(view.clientId)}</code></p>
-<p>After approval you will be sent to <strong>${escapeHtml(host)}</strong>.</p>
+    `<h1>Allow <strong>${shown(view.clientName)}</strong> to use your OpenClaw gateway?</h1>
+<div class="box"><p>Client: <code>${shown(view.clientId)}</code></p>
+<p>After approval you will be sent to <strong>${shown(host)}</strong>.</p>
 <p>It will be able to chat with your OpenClaw agents and manage its tasks.</p></div>
 ${view.error ? `<p class="err" role="alert">${escapeHtml(view.error)}</p>` : ""}
 <form method="post" action="authorize">

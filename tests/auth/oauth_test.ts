@@ -68,7 +68,7 @@ Deno.test("oauth: metadata documents agree with each other", opts, async () => {
     for (const m of ["client_secret_post", "client_secret_basic", "none"]) {
       assert.ok(as.token_endpoint_auth_methods_supported.includes(m), m);
     }
-    assert.equal(as.client_id_metadata_document_supported, true);
+    assert.equal(as.client_id_metadata_document_supported, false, "CIMD is off by default");
     assert.equal(as.registration_endpoint, `${base}/register`);
     assert.equal(as.token_endpoint, `${base}/token`);
     assert.equal(as.revocation_endpoint, `${base}/revoke`);
@@ -319,6 +319,26 @@ Deno.test("oauth: the refusal matrix", opts, async () => {
     );
     check("CIMD off", cimdOff.status === 400 && /MCP_ALLOW_CIMD/.test(await cimdOff.text()));
 
+    // Names shown to the owner lose C1 controls and bidi overrides (U+202E would reverse them).
+    const sneaky = await register(base, {
+      redirect_uris: [CALLBACK],
+      client_name: "Evil\u202Etxt.exe\u0085\u2066\u200F\u061C App",
+      token_endpoint_auth_method: "none",
+    });
+    const sneakyPage = (await consentForm(
+      await authorize(authorizeUrl(base, {
+        ...baseParams,
+        client_id: sneaky.body.client_id,
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      })),
+    )).html;
+    check(
+      "consent page neutralises controls",
+      sneakyPage.includes("Evil") && sneakyPage.includes("txt.exe App") &&
+        !/[\u0085\u061c\u200f\u202e\u2066]/.test(sneakyPage),
+    );
+
     const failed = Object.entries(results).filter(([, ok]) => !ok).map(([name]) => name);
     console.log(
       `oauth refusal matrix: ${Object.keys(results).length - failed.length}/${
@@ -398,7 +418,7 @@ Deno.test(
       const id = new URL(req.url).toString();
       return Response.json({
         client_id: id,
-        client_name: "CIMD Test App",
+        client_name: "CIMD \u202ETest\u202C App\u009B",
         redirect_uris: [CALLBACK],
         token_endpoint_auth_method: "none",
       });
@@ -417,8 +437,11 @@ Deno.test(
             code_challenge: challenge,
             code_challenge_method: "S256",
           });
+          const as = await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json();
+          assert.equal(as.client_id_metadata_document_supported, true, "advertised when on");
           const form = await consentForm(await authorize(url));
           assert.match(form.html, /CIMD Test App/);
+          assert.doesNotMatch(form.html, /[\u009b\u202c\u202e]/);
           const back = redirectFrom(await submitConsent(base, { ...form, password: PASSWORD }));
           assert.ok(back.code);
           const tokens = await tokenRequest(base, {
