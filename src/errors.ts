@@ -23,6 +23,8 @@ export type ErrorCode =
   | "agent_required"
   | "task_not_found"
   | "task_finished"
+  | "task_expired"
+  | "quota_exceeded"
   | "storage_unavailable"
   | "internal";
 

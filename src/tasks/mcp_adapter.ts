@@ -13,9 +13,25 @@
 // @ts-types="@modelcontextprotocol/sdk/experimental/tasks/interfaces"
 import type { TaskStore as SdkTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/interfaces.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
-import type { Result, Task } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, type Result, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { BridgeError } from "../errors.ts";
-import type { TaskRecord, TaskStore } from "./store.ts";
+import { checkTaskId, type TaskRecord, type TaskStore } from "./store.ts";
+
+/**
+ * Refuses an id that cannot be ours with JSON-RPC -32602 before KV sees it
+ * (the SDK would otherwise also echo a huge id back in "Task not found").
+ */
+function validId(taskId: string): string {
+  try {
+    checkTaskId(taskId);
+    return taskId;
+  } catch (error) {
+    if (error instanceof BridgeError) {
+      throw new McpError(ErrorCode.InvalidParams, `${error.code}: ${error.message}`);
+    }
+    throw error;
+  }
+}
 
 /** How often clients are told to poll a task. */
 export const POLL_INTERVAL_MS = 500;
@@ -66,7 +82,7 @@ export class KvMcpTaskStore implements SdkTaskStore {
   /** The task, or null when absent, expired or another owner's. */
   async getTask(taskId: string): Promise<Task | null> {
     try {
-      return mcpTask(await this.#o.store.get(this.#o.owner, taskId), this.#o.ttlMs);
+      return mcpTask(await this.#o.store.get(this.#o.owner, validId(taskId)), this.#o.ttlMs);
     } catch (error) {
       if (error instanceof BridgeError && error.code === "task_not_found") return null;
       throw error;
@@ -80,13 +96,13 @@ export class KvMcpTaskStore implements SdkTaskStore {
 
   /** The `tools/call` result of a terminal task. */
   async getTaskResult(taskId: string): Promise<Result> {
-    return await this.#o.render(await this.#o.store.get(this.#o.owner, taskId));
+    return await this.#o.render(await this.#o.store.get(this.#o.owner, validId(taskId)));
   }
 
   /** Only cancellation can be asked for from outside. */
   async updateTaskStatus(taskId: string, status: Task["status"]): Promise<void> {
     if (status !== "cancelled") throw new Error(`status ${status} cannot be set by a client`);
-    await this.#o.store.cancel(this.#o.owner, taskId);
+    await this.#o.store.cancel(this.#o.owner, validId(taskId));
   }
 
   /** The owner's tasks, newest first, 50 a page. */

@@ -1,16 +1,19 @@
 /**
- * The task runner: claims pending tasks (priority, then age) up to a global
- * and a per-instance concurrency limit, runs them against the gateway,
+ * The task runner: claims pending tasks (principals in turn; priority, then
+ * age, within a principal) up to a global and a per-instance concurrency
+ * limit, runs them against the gateway,
  * streams the partial reply into the store, renews its leases and notices
  * cancellation made by any process on the same KV.
  *
  * No hot loop when idle: a submit in this process wakes it at once; other
- * processes' submissions and expired leases are found by a slow poll.
+ * processes' submissions, expired leases and pending tasks past their
+ * deadline are found by a slow poll.
  *
  * @module
  */
 import { BridgeError, toBridgeError } from "../errors.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
+import { SessionKeys } from "../gateway/session_key.ts";
 import type { Logger } from "../log.ts";
 import { throttle } from "../throttle.ts";
 import { type Claim, isTerminal, type TaskStore } from "./store.ts";
@@ -38,6 +41,8 @@ export interface RunnerOptions {
   idlePollMs?: number;
   /** Unique id of this runner. */
   id?: string;
+  /** Turns a task's session_id into the gateway's key (per principal or not). Default: unchanged. */
+  sessionKeys?: SessionKeys;
 }
 
 interface Active {
@@ -70,6 +75,7 @@ export class TaskRunner {
   #leaseMs: number;
   #watchMs: number;
   #idlePollMs: number;
+  #sessionKeys: SessionKeys;
   #active = new Map<string, Active>();
   #wake?: () => void;
   #stopped = false;
@@ -86,6 +92,7 @@ export class TaskRunner {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#watchMs = options.watchMs ?? 250;
     this.#idlePollMs = options.idlePollMs ?? 1_000;
+    this.#sessionKeys = options.sessionKeys ?? new SessionKeys();
     this.id = options.id ?? crypto.randomUUID();
   }
 
@@ -147,8 +154,12 @@ export class TaskRunner {
     const now = Date.now();
     if (now - this.#lastSweep < this.#idlePollMs) return;
     this.#lastSweep = now;
+    const migrated = await this.#store.migratePending();
+    if (migrated) this.#log.info("tasks_migrated", { count: migrated });
     const recovered = await this.#store.recoverExpired();
     if (recovered) this.#log.warn("tasks_recovered", { count: recovered });
+    const expired = await this.#store.expirePending();
+    if (expired) this.#log.warn("tasks_expired", { count: expired });
     await this.#store.sweep();
   }
 
@@ -236,7 +247,7 @@ export class TaskRunner {
       const message = await this.#store.message(task);
       const reply = await client.chat({
         message,
-        sessionId: task.sessionId ?? undefined,
+        sessionId: await this.#sessionKeys.toGateway(task.owner, task.sessionId),
         agent: task.agent ?? undefined,
         signal: active.controller.signal,
         onDelta: (_d, text) => partial.push(text),

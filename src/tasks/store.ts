@@ -4,19 +4,49 @@
  * Key layout:
  *
  * ```
- * ["task", id]                            -> TaskRecord (small: no text)
- * ["owner", owner, createdAt, id]         -> TaskRecord copy, for listing newest first
- * ["pending", 100 - priority, createdAt, id] -> id   (claim order: priority, then age)
- * ["running", id]                         -> id   (lease recovery scans this small set)
- * ["expiry", expiresAt, id]               -> id   (sweeper)
- * ["count", owner, status]                -> KvU64 (counts by status)
- * ["chunk", id, kind, attempt, i]         -> string (message, result, partial; 30,000 chars each)
- * ["partial", id]                         -> { attempt, chars, chunks }
+ * ["task", id]                                  -> TaskRecord (small: no text)
+ * ["owner", owner, createdAt, id]               -> TaskRecord copy, for listing newest first
+ * ["pending", owner, 100 - priority, createdAt, id] -> id  (one queue per principal:
+ *                                                  priority, then age, within it)
+ * ["pending_owners", owner]                     -> epoch ms  (principals with pending
+ *                                                  work: the claim round-robin walks these)
+ * ["pending_expiry", pendingUntil, id]          -> id   (pending tasks by deadline)
+ * ["pending_bytes", owner]                      -> KvU64 (UTF-8 message bytes of the
+ *                                                  owner's pending tasks: the byte quota)
+ * ["running", id]                               -> id   (lease recovery scans this small set)
+ * ["expiry", expiresAt, id]                     -> id   (sweeper of finished tasks)
+ * ["count", owner, status]                      -> KvU64 (counts by status; "pending"
+ *                                                  is also the count quota)
+ * ["chunk", id, kind, attempt, i]               -> string (message, result, partial; 30,000 chars each)
+ * ["partial", id]                               -> { attempt, chars, chunks }
  * ```
  *
  * Every status change is one atomic commit checked against the task's
  * versionstamp, so two runners (processes, isolates) can never both claim or
- * finish one task, and a terminal task never changes again.
+ * finish one task, and a terminal task never changes again. The same commit
+ * moves the pending index entries and the quota counters, so they cannot
+ * drift from the tasks.
+ *
+ * Limits per principal (all in KV, so they hold across processes and
+ * replicas):
+ *
+ * - **Quota**: a submit reads `["count", owner, "pending"]` and
+ *   `["pending_bytes", owner]`, refuses with `quota_exceeded` past
+ *   `maxPending` / `maxPendingBytes`, and otherwise commits the task together
+ *   with both increments, checked against the versionstamps it read: two
+ *   concurrent submits cannot both take the last slot. The counters come
+ *   down in the commit that moves a task out of pending (claim, cancel,
+ *   expiry) and go back up if it returns (release, lease recovery).
+ * - **Fairness**: priority orders tasks only within a principal. A claim
+ *   serves principals round-robin (after the one this store served last), so
+ *   one principal's thousand queued tasks delay another's task by at most one
+ *   turn per claim.
+ * - **Pending expiry**: a task still pending `pendingTtlMs` after it was
+ *   queued fails with `task_expired` (by {@linkcode TaskStore.expirePending}
+ *   over the deadline index, and by the claim loop if it meets one first).
+ *
+ * A later change (issue 13) will add a per-instance pending index so that a
+ * claim costs O(instances) instead of walking principals.
  *
  * @module
  */
@@ -101,6 +131,10 @@ export interface TaskRecord {
   expiresAt: number | null;
   /** How it was created: a tool call or an MCP-native task. */
   origin: "tool" | "mcp";
+  /** UTF-8 bytes of the message (counted in the byte quota); absent on older tasks. */
+  messageBytes?: number;
+  /** A pending task fails as expired at this time, epoch ms; null or absent: never. */
+  pendingUntil?: number | null;
 }
 
 /** What a submission carries. */
@@ -159,6 +193,18 @@ export interface TaskStoreOptions {
   ttlMs?: number;
   /** Id generator. Default `crypto.randomUUID`. */
   newId?: () => string;
+  /** Most pending tasks per owner. Default unlimited (the bridge sets `OPENCLAW_TASK_MAX_PENDING`). */
+  maxPending?: number;
+  /**
+   * Most UTF-8 message bytes in one owner's pending tasks. Default unlimited
+   * (the bridge sets `OPENCLAW_TASK_MAX_PENDING_BYTES`).
+   */
+  maxPendingBytes?: number;
+  /**
+   * A task still pending this long after it was queued fails with
+   * `task_expired`. Default never (the bridge sets `OPENCLAW_TASK_PENDING_TTL_MS`).
+   */
+  pendingTtlMs?: number;
 }
 
 /** Characters per stored chunk: two-byte strings stay under KV's 64 KiB value cap. */
@@ -167,7 +213,16 @@ export const CHUNK_CHARS = 30_000;
 const CHUNKS_PER_COMMIT = 10;
 /** A task is run at most this many times (a retry after an interrupted run). */
 export const MAX_ATTEMPTS = 2;
+/** Longest task id accepted anywhere (ours are UUIDs). */
+export const MAX_TASK_ID_CHARS = 128;
+/** Characters a task id may hold. */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 const MINUS_ONE = 0xFFFFFFFFFFFFFFFFn;
+const U64 = 1n << 64n;
+/** Pending tasks looked at per principal in one claim. */
+const SCAN_PER_OWNER = 64;
+/** Optimistic retries of a quota-checked submit before giving up. */
+const SUBMIT_ATTEMPTS = 100;
 
 /** True for completed, failed and cancelled. */
 export function isTerminal(status: TaskStatus): boolean {
@@ -181,7 +236,62 @@ function chunk(text: string): string[] {
 }
 
 const ownerKey = (t: TaskRecord): Deno.KvKey => ["owner", t.owner, t.createdAt, t.id];
-const pendingKey = (t: TaskRecord): Deno.KvKey => ["pending", 100 - t.priority, t.createdAt, t.id];
+const pendingKey = (t: TaskRecord): Deno.KvKey => [
+  "pending",
+  t.owner,
+  100 - t.priority,
+  t.createdAt,
+  t.id,
+];
+const pendingCountKey = (owner: string): Deno.KvKey => ["count", owner, "pending"];
+const pendingBytesKey = (owner: string): Deno.KvKey => ["pending_bytes", owner];
+
+/** A KvU64 counter as a number; a value that wrapped below zero reads as 0. */
+function counter(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
+  const value = entry.value?.value ?? 0n;
+  return value >= 1n << 63n ? 0 : Number(value);
+}
+
+/** Adds `delta` (may be negative) to a KvU64 counter in `op`; KV sums wrap modulo 2^64. */
+function add(op: Deno.AtomicOperation, key: Deno.KvKey, delta: number): void {
+  if (delta === 0) return;
+  op.sum(key, delta > 0 ? BigInt(delta) : U64 + BigInt(delta));
+}
+
+/** UTF-8 length of `text` without encoding it. */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Refuses a task id that is not one of ours before it reaches KV (a huge
+ * key fails inside KV with an internal error).
+ *
+ * @throws {BridgeError} `invalid_argument`.
+ */
+export function checkTaskId(id: string): void {
+  if (typeof id === "string" && id.length <= MAX_TASK_ID_CHARS && TASK_ID_PATTERN.test(id)) {
+    return;
+  }
+  throw new BridgeError(
+    "invalid_argument",
+    `task_id is not a valid task id (1 to ${MAX_TASK_ID_CHARS} characters: letters, digits, '-' and '_').`,
+    "Pass a task_id returned by openclaw_chat_async or a task-augmented openclaw_chat.",
+  );
+}
 
 /**
  * Retries a KV operation while SQLite reports the database busy (two
@@ -214,6 +324,14 @@ export class TaskStore {
   #now: () => number;
   #ttlMs: number;
   #newId: () => string;
+  #maxPending: number;
+  #maxPendingBytes: number;
+  #pendingTtlMs: number;
+  /** The principal served by the last claim: the round-robin goes on after it. */
+  #lastServed: string | null = null;
+  /** Submits of one owner in this process wait for each other (fewer KV conflicts). */
+  #submitting = new Map<string, Promise<unknown>>();
+  #migrated = false;
 
   /** Wraps an open KV. */
   constructor(kv: Deno.Kv, options: TaskStoreOptions = {}) {
@@ -221,48 +339,114 @@ export class TaskStore {
     this.#now = options.now ?? Date.now;
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
+    this.#maxPending = options.maxPending ?? Infinity;
+    this.#maxPendingBytes = options.maxPendingBytes ?? Infinity;
+    this.#pendingTtlMs = options.pendingTtlMs ?? Infinity;
   }
 
-  /** Stores a new pending task. */
-  async submit(owner: string, submission: Submission): Promise<TaskRecord> {
-    const now = this.#now();
-    const parts = chunk(submission.message);
-    const task: TaskRecord = {
-      id: this.#newId(),
-      owner,
-      status: "pending",
-      instance: submission.instance,
-      sessionId: submission.sessionId ?? null,
-      agent: submission.agent ?? null,
-      priority: submission.priority ?? 0,
-      createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-      updatedAt: now,
-      attempt: 0,
-      runner: null,
-      leaseUntil: null,
-      messageChunks: parts.length,
-      result: null,
-      error: null,
-      expiresAt: null,
-      origin: submission.origin ?? "tool",
+  /**
+   * Stores a new pending task, within the owner's quota.
+   *
+   * @throws {BridgeError} `quota_exceeded` when the owner already has
+   *   `maxPending` pending tasks or the message would take the owner's pending
+   *   bytes past `maxPendingBytes`.
+   */
+  submit(owner: string, submission: Submission): Promise<TaskRecord> {
+    const previous = this.#submitting.get(owner) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#submit(owner, submission));
+    this.#submitting.set(owner, next);
+    const cleanup = () => {
+      if (this.#submitting.get(owner) === next) this.#submitting.delete(owner);
     };
-    // A message is at most 100,000 characters: 4 chunks, well inside one commit.
-    const op = this.kv.atomic()
-      .check({ key: ["task", task.id], versionstamp: null })
-      .set(["task", task.id], task)
-      .set(ownerKey(task), task)
-      .set(pendingKey(task), task.id)
-      .sum(["count", owner, "pending"], 1n);
-    parts.forEach((part, i) => op.set(["chunk", task.id, "message", 0, i], part));
-    const result = await retryBusy(() => op.commit());
-    if (!result.ok) throw new BridgeError("internal", "Could not store the task.", "Retry.");
-    return task;
+    next.then(cleanup, cleanup);
+    return next;
   }
 
-  /** The task with its versionstamp, if it exists and has not expired. */
+  async #submit(owner: string, submission: Submission): Promise<TaskRecord> {
+    const parts = chunk(submission.message);
+    const messageBytes = utf8Bytes(submission.message);
+    const id = this.#newId();
+    for (let attempt = 0; attempt < SUBMIT_ATTEMPTS; attempt++) {
+      const [count, bytes] = await retryBusy(() =>
+        this.kv.getMany<[Deno.KvU64, Deno.KvU64]>([pendingCountKey(owner), pendingBytesKey(owner)])
+      );
+      this.#checkQuota(counter(count), counter(bytes), messageBytes);
+      const now = this.#now();
+      const task: TaskRecord = {
+        id,
+        owner,
+        status: "pending",
+        instance: submission.instance,
+        sessionId: submission.sessionId ?? null,
+        agent: submission.agent ?? null,
+        priority: submission.priority ?? 0,
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        updatedAt: now,
+        attempt: 0,
+        runner: null,
+        leaseUntil: null,
+        messageChunks: parts.length,
+        result: null,
+        error: null,
+        expiresAt: null,
+        origin: submission.origin ?? "tool",
+        messageBytes,
+        pendingUntil: Number.isFinite(this.#pendingTtlMs) ? now + this.#pendingTtlMs : null,
+      };
+      // The quota check and the increment in one commit: it fails if any
+      // other change to the owner's pending tasks landed since the read.
+      // A message is at most 100,000 characters: 4 chunks, well inside one commit.
+      const op = this.kv.atomic()
+        .check({ key: ["task", task.id], versionstamp: null })
+        .check(count)
+        .check(bytes)
+        .set(["task", task.id], task)
+        .set(ownerKey(task), task)
+        .set(pendingKey(task), task.id)
+        .set(["pending_owners", owner], now)
+        .sum(pendingCountKey(owner), 1n);
+      add(op, pendingBytesKey(owner), messageBytes);
+      if (task.pendingUntil !== null) {
+        op.set(["pending_expiry", task.pendingUntil!, task.id], task.id);
+      }
+      parts.forEach((part, i) => op.set(["chunk", task.id, "message", 0, i], part));
+      const result = await retryBusy(() => op.commit());
+      if (result.ok) return task;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt + 1, 10)));
+    }
+    throw new BridgeError(
+      "storage_unavailable",
+      "The task store was too busy to queue the task.",
+      "Retry in a moment.",
+    );
+  }
+
+  #checkQuota(pending: number, pendingBytes: number, messageBytes: number): void {
+    if (pending + 1 > this.#maxPending) {
+      throw new BridgeError(
+        "quota_exceeded",
+        `You already have ${pending} tasks waiting to run; the limit is ${this.#maxPending} pending tasks per caller (OPENCLAW_TASK_MAX_PENDING).`,
+        "Wait for some to start or finish, or cancel some with openclaw_task_cancel (openclaw_task_list with status pending shows them); the operator can raise OPENCLAW_TASK_MAX_PENDING.",
+      );
+    }
+    if (pendingBytes + messageBytes > this.#maxPendingBytes) {
+      throw new BridgeError(
+        "quota_exceeded",
+        `This message (${messageBytes} bytes) and your ${pending} waiting tasks (${pendingBytes} bytes) would exceed the limit of ${this.#maxPendingBytes} bytes of pending messages per caller (OPENCLAW_TASK_MAX_PENDING_BYTES).`,
+        "Wait for some tasks to start or finish, cancel some, or send a shorter message; the operator can raise OPENCLAW_TASK_MAX_PENDING_BYTES.",
+      );
+    }
+  }
+
+  /**
+   * The task with its versionstamp, if it exists and has not expired.
+   *
+   * @throws {BridgeError} `invalid_argument` for an id that cannot be ours.
+   */
   async read(id: string): Promise<Claim | null> {
+    checkTaskId(id);
     const entry = await retryBusy(() => this.kv.get<TaskRecord>(["task", id]));
     if (!entry.value || !entry.versionstamp) return null;
     if (entry.value.expiresAt !== null && entry.value.expiresAt <= this.#now()) return null;
@@ -272,7 +456,8 @@ export class TaskStore {
   /**
    * The owner's task.
    *
-   * @throws {BridgeError} `task_not_found` when absent, expired or another owner's.
+   * @throws {BridgeError} `task_not_found` when absent, expired or another
+   *   owner's; `invalid_argument` for an id that cannot be ours.
    */
   async get(owner: string, id: string): Promise<TaskRecord> {
     const found = await this.read(id);
@@ -332,11 +517,18 @@ export class TaskStore {
     }
   }
 
-  /** Queue position of a pending task (0 = next), or null when more than 1,000 are ahead. */
+  /**
+   * Queue position of a pending task among its owner's own pending tasks
+   * (0 = the owner's next), or null when more than 1,000 are ahead. Other
+   * principals' tasks are not counted: they are served in turn, and their
+   * number is not the caller's business.
+   */
   async position(task: TaskRecord): Promise<number | null> {
     if (task.status !== "pending") return null;
     let ahead = 0;
-    const iter = this.kv.list({ start: ["pending"], end: pendingKey(task) }, { limit: 1_001 });
+    const iter = this.kv.list({ start: ["pending", task.owner], end: pendingKey(task) }, {
+      limit: 1_001,
+    });
     for await (const _ of iter) ahead++;
     return ahead > 1_000 ? null : ahead;
   }
@@ -358,9 +550,20 @@ export class TaskStore {
       .set(["task", next.id], next)
       .set(ownerKey(next), next);
     if (prev.status !== next.status) {
-      if (prev.status === "pending") op.delete(pendingKey(prev));
+      if (prev.status === "pending") {
+        op.delete(pendingKey(prev));
+        if (prev.pendingUntil != null) op.delete(["pending_expiry", prev.pendingUntil, prev.id]);
+        add(op, pendingBytesKey(prev.owner), -(prev.messageBytes ?? 0));
+      }
       if (prev.status === "running") op.delete(["running", prev.id]);
-      if (next.status === "pending") op.set(pendingKey(next), next.id);
+      if (next.status === "pending") {
+        op.set(pendingKey(next), next.id);
+        op.set(["pending_owners", next.owner], this.#now());
+        if (next.pendingUntil != null) {
+          op.set(["pending_expiry", next.pendingUntil, next.id], next.id);
+        }
+        add(op, pendingBytesKey(next.owner), next.messageBytes ?? 0);
+      }
       if (next.status === "running") op.set(["running", next.id], next.id);
       if (next.expiresAt !== null) op.set(["expiry", next.expiresAt, next.id], next.id);
       op.sum(["count", prev.owner, prev.status], MINUS_ONE);
@@ -386,8 +589,11 @@ export class TaskStore {
   }
 
   /**
-   * Claims the first pending task, in priority then age order, whose
-   * instance `canRun` accepts; marks it running under a lease.
+   * Claims a pending task whose instance `canRun` accepts and marks it
+   * running under a lease. Principals with pending work are served
+   * round-robin, starting after the one served last; within a principal,
+   * higher priority first, then older first. Tasks past their pending
+   * deadline met on the way fail as expired.
    */
   async claim(
     runner: string,
@@ -395,24 +601,148 @@ export class TaskStore {
     options: { canRun?: (instance: string) => boolean } = {},
   ): Promise<Claim | null> {
     const canRun = options.canRun ?? (() => true);
-    const iter = this.kv.list<string>({ prefix: ["pending"] }, { limit: 64 });
-    for await (const entry of iter) {
-      const found = await this.read(entry.value);
-      if (!found || found.task.status !== "pending" || !canRun(found.task.instance)) continue;
+    const last = this.#lastServed;
+    // After the last served principal to the end, then from the start up to it.
+    const passes: Deno.KvListSelector[] = last === null ? [{ prefix: ["pending_owners"] }] : [
+      { prefix: ["pending_owners"], start: ["pending_owners", last + "\0"] },
+      { prefix: ["pending_owners"], end: ["pending_owners", last + "\0"] },
+    ];
+    for (const selector of passes) {
+      const owners = this.kv.list<number>(selector, { batchSize: 100 });
+      for await (const entry of owners) {
+        const owner = entry.key[1] as string;
+        const claim = await this.#claimFrom(owner, entry.versionstamp, {
+          runner,
+          leaseMs,
+          canRun,
+        });
+        if (claim) {
+          this.#lastServed = owner;
+          return claim;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Claims the owner's first runnable pending task; drops the owner from the index when none is left. */
+  async #claimFrom(
+    owner: string,
+    ownerVersionstamp: string,
+    o: { runner: string; leaseMs: number; canRun: (instance: string) => boolean },
+  ): Promise<Claim | null> {
+    const ids: string[] = [];
+    const iter = this.kv.list<string>({ prefix: ["pending", owner] }, { limit: SCAN_PER_OWNER });
+    for await (const entry of iter) ids.push(entry.value);
+    let claim: Claim | null = null;
+    let left = ids.length;
+    for (const id of ids) {
+      const found = await this.read(id);
+      if (!found || found.task.status !== "pending") {
+        left--;
+        continue;
+      }
       const now = this.#now();
+      if (found.task.pendingUntil != null && found.task.pendingUntil <= now) {
+        if (await this.#expire(found)) left--;
+        continue;
+      }
+      if (!o.canRun(found.task.instance)) continue;
       const next: TaskRecord = {
         ...found.task,
         status: "running",
         attempt: found.task.attempt + 1,
         startedAt: now,
         updatedAt: now,
-        runner,
-        leaseUntil: now + leaseMs,
+        runner: o.runner,
+        leaseUntil: now + o.leaseMs,
       };
       const versionstamp = await this.#commit(found.task, found.versionstamp, next);
-      if (versionstamp) return { task: next, versionstamp };
+      if (versionstamp) {
+        claim = { task: next, versionstamp };
+        left--;
+        break;
+      }
     }
-    return null;
+    if (left === 0 && ids.length < SCAN_PER_OWNER) {
+      // Every move into pending rewrites ["pending_owners", owner], so this
+      // delete fails if a task arrived since the owner entry was read.
+      await retryBusy(() =>
+        this.kv.atomic()
+          .check({ key: ["pending_owners", owner], versionstamp: ownerVersionstamp })
+          .delete(["pending_owners", owner])
+          .commit()
+      );
+    }
+    return claim;
+  }
+
+  /** Fails a pending task that waited past its deadline; false if it changed meanwhile. */
+  async #expire(found: Claim): Promise<boolean> {
+    const waited = Math.round((this.#now() - found.task.createdAt) / 1000);
+    const next = this.#finished(found.task, "failed", {
+      error: {
+        code: "task_expired",
+        message:
+          `The task waited ${waited} s in the queue without being run and expired (OPENCLAW_TASK_PENDING_TTL_MS).`,
+        hint:
+          "Submit it again when the queue is shorter; the operator can raise OPENCLAW_TASK_PENDING_TTL_MS or the task concurrency.",
+      },
+    });
+    return await this.#commit(found.task, found.versionstamp, next) !== null;
+  }
+
+  /**
+   * Fails pending tasks past their deadline with `task_expired`, releasing
+   * their quota; walks the deadline index only. Returns how many.
+   */
+  async expirePending(limit = 500): Promise<number> {
+    let expired = 0;
+    const now = this.#now();
+    const iter = this.kv.list<string>({
+      start: ["pending_expiry"],
+      end: ["pending_expiry", now + 1],
+    }, { limit });
+    for await (const entry of iter) {
+      const found = await this.read(entry.value).catch(() => null);
+      const deadline = entry.key[1] as number;
+      if (found?.task.status === "pending" && found.task.pendingUntil === deadline) {
+        if (await this.#expire(found)) expired++;
+      } else {
+        // Left behind (should not happen: moves out of pending delete it).
+        await retryBusy(() =>
+          this.kv.atomic().check({ key: entry.key, versionstamp: entry.versionstamp })
+            .delete(entry.key).commit()
+        );
+      }
+    }
+    return expired;
+  }
+
+  /**
+   * Moves pending entries of the layout before per-principal queues
+   * (`["pending", rank, createdAt, id]`) into the current one, once per
+   * store. Returns how many moved.
+   */
+  async migratePending(): Promise<number> {
+    if (this.#migrated) return 0;
+    let moved = 0;
+    // Numbers sort after strings in KV keys, so old entries follow every owner queue.
+    const iter = this.kv.list<string>({ start: ["pending", -1e9], end: ["pending", 1e9] });
+    for await (const entry of iter) {
+      if (typeof entry.key[1] !== "number") continue;
+      const found = await this.read(entry.value).catch(() => null);
+      const op = this.kv.atomic().check({ key: entry.key, versionstamp: entry.versionstamp })
+        .delete(entry.key);
+      if (found?.task.status === "pending") {
+        op.check({ key: ["task", found.task.id], versionstamp: found.versionstamp })
+          .set(pendingKey(found.task), found.task.id)
+          .set(["pending_owners", found.task.owner], this.#now());
+      }
+      if ((await retryBusy(() => op.commit())).ok) moved++;
+    }
+    this.#migrated = true;
+    return moved;
   }
 
   /** Extends the lease; null if the task changed under us (cancelled, or the lease was lost). */

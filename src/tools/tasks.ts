@@ -7,14 +7,23 @@
  */
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
+import { SessionKeys } from "../gateway/session_key.ts";
 import type { TaskRunner } from "../tasks/runner.ts";
-import { STATUSES, type TaskRecord, type TaskStore } from "../tasks/store.ts";
+import {
+  MAX_TASK_ID_CHARS,
+  STATUSES,
+  TASK_ID_PATTERN,
+  type TaskRecord,
+  type TaskStore,
+} from "../tasks/store.ts";
 import { agentArg, messageArg, sessionArg } from "./args.ts";
 import { defineTool, instanceArg, type Tool } from "./tool.ts";
 
 const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
 const statusEnum = z.enum(STATUSES as [string, ...string[]]);
-const taskIdArg = z.string().min(1, "task_id is empty").max(128, "task_id is too long")
+const taskIdArg = z.string().min(1, "task_id is empty")
+  .max(MAX_TASK_ID_CHARS, `task_id is longer than ${MAX_TASK_ID_CHARS} characters`)
+  .regex(TASK_ID_PATTERN, "task_id may hold only letters, digits, '-' and '_'")
   .describe("Task id returned by openclaw_chat_async");
 const errorShape = z.object({ code: z.string(), message: z.string(), hint: z.string() });
 
@@ -56,6 +65,8 @@ export interface TaskToolDeps {
   runner: TaskRunner;
   /** To validate instance names at submit time. */
   gateways: GatewayRegistry;
+  /** To refuse internal-looking session ids at submit time; none: refuse them. */
+  sessions?: SessionKeys;
 }
 
 /** The arguments a chat submission carries (tool or MCP-native task). */
@@ -76,13 +87,15 @@ export interface ChatSubmission {
  * Queues a chat as a task for `owner` and wakes the runner: the one path
  * used by `openclaw_chat_async` and by task-augmented `openclaw_chat`.
  *
- * @throws {BridgeError} `unknown_instance` before anything is stored.
+ * @throws {BridgeError} `unknown_instance` or `invalid_argument` before
+ *   anything is stored; `quota_exceeded` past the owner's pending quota.
  */
 export async function submitChat(
   deps: TaskToolDeps,
   request: { owner: string; chat: ChatSubmission; origin?: "tool" | "mcp" },
 ): Promise<TaskRecord> {
   const { owner, chat: args, origin = "tool" } = request;
+  (deps.sessions ?? new SessionKeys()).check(args.session_id);
   const instance = deps.gateways.get(args.instance).instance.name;
   const task = await deps.store.submit(owner, {
     message: args.message,
@@ -118,7 +131,9 @@ export function taskTools(deps: TaskToolDeps): Tool[] {
         task_id: z.string(),
         status: statusEnum,
         instance: z.string(),
-        position: z.number().nullable().describe("Tasks ahead in the queue; null if over 1,000"),
+        position: z.number().nullable().describe(
+          "Your own pending tasks ahead of this one (other callers' tasks are served in turn and not counted); null if over 1,000",
+        ),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
       async run(args, context) {
@@ -141,7 +156,9 @@ export function taskTools(deps: TaskToolDeps): Tool[] {
       input: z.object({ task_id: taskIdArg }).strict(),
       output: z.object({
         ...summaryShape,
-        position: z.number().nullable(),
+        position: z.number().nullable().describe(
+          "While pending: your own pending tasks ahead of this one",
+        ),
         partial_reply: z.string().nullable(),
         reply: z.string().nullable(),
         model: z.string().nullable(),

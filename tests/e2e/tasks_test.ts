@@ -190,6 +190,8 @@ Deno.test(
       ...gatewayEnv(gateway.url),
       OPENCLAW_KV_PATH: kv.path,
       OPENCLAW_TASK_CONCURRENCY: "4",
+      // 200 queued at once by one principal: above the default quota of 100.
+      OPENCLAW_TASK_MAX_PENDING: "1000",
     };
     const a = await connectStdio({ env });
     const b = await connectStdio({ env });

@@ -1,30 +1,47 @@
 import assert from "node:assert/strict";
 import { BridgeError } from "../../src/errors.ts";
-import { CHUNK_CHARS, MAX_ATTEMPTS, type TaskRecord, TaskStore } from "../../src/tasks/store.ts";
+import {
+  CHUNK_CHARS,
+  MAX_ATTEMPTS,
+  type TaskRecord,
+  TaskStore,
+  type TaskStoreOptions,
+} from "../../src/tasks/store.ts";
 
 interface Fixture {
   store: TaskStore;
   kv: Deno.Kv;
   clock: { now: number };
+  /** A second store (another process) on the same KV file. */
+  other(): Promise<TaskStore>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-async function fixture(ttlMs = 60_000): Promise<Fixture> {
+async function fixture(ttlMs = 60_000, limits: TaskStoreOptions = {}): Promise<Fixture> {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/tasks.kv`);
   const clock = { now: 1_000_000 };
   let n = 0;
-  const store = new TaskStore(kv, {
+  const options = {
     now: () => clock.now,
     ttlMs,
     newId: () => `t${String(++n).padStart(4, "0")}`,
-  });
+    ...limits,
+  };
+  const store = new TaskStore(kv, options);
+  const others: Deno.Kv[] = [];
   return {
     store,
     kv,
     clock,
+    async other() {
+      const second = await Deno.openKv(`${dir}/tasks.kv`);
+      others.push(second);
+      return new TaskStore(second, options);
+    },
     async [Symbol.asyncDispose]() {
       kv.close();
+      for (const other of others) other.close();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -225,7 +242,8 @@ Deno.test("store: TTL is enforced on read and the sweeper deletes everything", a
   assert.equal(await f.store.sweep(), 1);
   const left: Deno.KvKey[] = [];
   for await (const entry of f.kv.list({ prefix: [] })) {
-    if (entry.key[0] !== "count") left.push(entry.key);
+    // Counters stay (at zero); pending_bytes is the byte-quota counter.
+    if (entry.key[0] !== "count" && entry.key[0] !== "pending_bytes") left.push(entry.key);
   }
   assert.deepEqual(left, [], "no keys left but counters");
   assert.equal((await f.store.counts("a")).completed, 0);
@@ -264,4 +282,193 @@ Deno.test("store: list is newest first, filtered, paginated, with counts", async
   assert.equal(page.nextCursor, null);
   assert.equal(page.counts.pending, 25);
   assert.equal(await codeOf(f.store.list("a", { cursor: "not-a-cursor!" })), "invalid_argument");
+});
+
+async function errorOf(promise: Promise<unknown>): Promise<BridgeError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof BridgeError, String(error));
+    return error;
+  }
+  throw new Error("expected an error");
+}
+
+Deno.test("store: the pending-task quota per owner refuses, and frees on claim and cancel", async () => {
+  await using f = await fixture(60_000, { maxPending: 3 });
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push((await f.store.submit("a", { message: "x", instance: "i" })).id);
+  }
+  const refused = await errorOf(f.store.submit("a", { message: "x", instance: "i" }));
+  assert.equal(refused.code, "quota_exceeded");
+  assert.match(refused.message, /limit is 3 pending tasks/);
+  assert.match(refused.message, /OPENCLAW_TASK_MAX_PENDING\b/);
+  assert.match(refused.hint, /openclaw_task_cancel/);
+  assert.equal((await f.store.counts("a")).pending, 3, "the refused task was not stored");
+  await f.store.submit("b", { message: "x", instance: "i" });
+  assert.ok(await f.store.claim("r", 1_000), "a claim frees a slot");
+  await f.store.submit("a", { message: "x", instance: "i" });
+  assert.equal(
+    await codeOf(f.store.submit("a", { message: "x", instance: "i" })),
+    "quota_exceeded",
+  );
+  await f.store.cancel("a", ids[2]);
+  await f.store.submit("a", { message: "x", instance: "i" });
+  assert.equal((await f.store.counts("a")).pending, 3);
+});
+
+Deno.test("store: the pending-bytes quota counts UTF-8 bytes and frees them on claim", async () => {
+  await using f = await fixture(60_000, { maxPendingBytes: 1_000 });
+  await f.store.submit("a", { message: "é".repeat(400), instance: "i" }); // 800 bytes
+  const refused = await errorOf(f.store.submit("a", { message: "x".repeat(201), instance: "i" }));
+  assert.equal(refused.code, "quota_exceeded");
+  assert.match(refused.message, /1000 bytes of pending messages/);
+  assert.match(refused.message, /OPENCLAW_TASK_MAX_PENDING_BYTES/);
+  await f.store.submit("a", { message: "x".repeat(200), instance: "i" });
+  assert.equal(
+    await codeOf(f.store.submit("a", { message: "y", instance: "i" })),
+    "quota_exceeded",
+  );
+  await f.store.submit("b", { message: "z".repeat(1_000), instance: "i" });
+  assert.equal(
+    await codeOf(f.store.submit("c", { message: "z".repeat(1_001), instance: "i" })),
+    "quota_exceeded",
+    "one message larger than the whole quota",
+  );
+  assert.ok(await f.store.claim("r", 1_000));
+  assert.ok(await f.store.claim("r", 1_000));
+  assert.ok(await f.store.claim("r", 1_000));
+  assert.equal(
+    (await f.kv.get<Deno.KvU64>(["pending_bytes", "a"])).value?.value,
+    0n,
+    "claims release every byte",
+  );
+  await f.store.submit("a", { message: "x".repeat(1_000), instance: "i" });
+});
+
+Deno.test("store: concurrent submits from two processes never overshoot the quotas", async () => {
+  await using f = await fixture(60_000, { maxPending: 10, maxPendingBytes: 100_000 });
+  const other = await f.other();
+  const stores = [f.store, other];
+  const outcomes = await Promise.all(
+    Array.from(
+      { length: 40 },
+      (_, i) =>
+        stores[i % 2].submit("a", { message: `m${i}`, instance: "i" }).then(
+          () => "ok",
+          (error) => (error as BridgeError).code,
+        ),
+    ),
+  );
+  assert.equal(outcomes.filter((o) => o === "ok").length, 10);
+  assert.equal(outcomes.filter((o) => o === "quota_exceeded").length, 30);
+  assert.equal((await f.store.counts("a")).pending, 10);
+  assert.equal((await f.store.list("a", { limit: 200 })).tasks.length, 10);
+
+  // Bytes: 25 messages of 10,000 bytes against a 100,000-byte quota.
+  const big = await Promise.all(
+    Array.from(
+      { length: 25 },
+      (_, i) =>
+        stores[i % 2].submit("b", { message: "b".repeat(10_000), instance: "i" }).then(
+          () => "ok",
+          (error) => (error as BridgeError).code,
+        ),
+    ),
+  );
+  assert.equal(big.filter((o) => o === "ok").length, 10);
+  assert.equal((await f.kv.get<Deno.KvU64>(["pending_bytes", "b"])).value?.value, 100_000n);
+});
+
+Deno.test("store: priority orders tasks within a principal; principals take turns", async () => {
+  await using f = await fixture();
+  for (let i = 0; i < 50; i++) {
+    f.clock.now += 1;
+    await f.store.submit("a", { message: `a${i}`, instance: "i", priority: 100 });
+  }
+  f.clock.now += 1;
+  const lone = await f.store.submit("b", { message: "b", instance: "i", priority: -100 });
+  const first = [(await f.store.claim("r", 1_000))!, (await f.store.claim("r", 1_000))!];
+  assert.ok(
+    first.some((c) => c.task.id === lone.id),
+    "b's single task runs within the first 2 claims",
+  );
+  // Three principals: each claim serves the next one in turn.
+  for (const owner of ["c", "d"]) {
+    for (let i = 0; i < 3; i++) await f.store.submit(owner, { message: "m", instance: "i" });
+  }
+  const owners = [];
+  for (let i = 0; i < 6; i++) owners.push((await f.store.claim("r", 1_000))!.task.owner);
+  assert.deepEqual(owners.toSorted(), ["a", "a", "c", "c", "d", "d"]);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(new Set(owners.slice(i * 3, i * 3 + 3)).size, 3, `round ${i}: ${owners}`);
+  }
+});
+
+Deno.test("store: position counts only the caller's own pending tasks", async () => {
+  await using f = await fixture();
+  for (let i = 0; i < 20; i++) await f.store.submit("a", { message: "x", instance: "i" });
+  const b1 = await f.store.submit("b", { message: "x", instance: "i", priority: -100 });
+  const b2 = await f.store.submit("b", { message: "x", instance: "i", priority: -100 });
+  assert.equal(await f.store.position(b1), 0, "a's 20 tasks are not counted");
+  assert.equal(await f.store.position(b2), 1);
+});
+
+Deno.test("store: pending tasks past their deadline fail as task_expired and free the quota", async () => {
+  await using f = await fixture(60_000, { pendingTtlMs: 1_000, maxPending: 2 });
+  const early = await f.store.submit("a", { message: "é".repeat(10), instance: "i" });
+  f.clock.now += 500;
+  const late = await f.store.submit("a", { message: "x", instance: "i" });
+  assert.equal(late.pendingUntil, f.clock.now + 1_000);
+  f.clock.now += 499;
+  assert.equal(await f.store.expirePending(), 0);
+  f.clock.now += 1;
+  assert.equal(await f.store.expirePending(), 1, "only the first reached its deadline");
+  const expired = await f.store.get("a", early.id);
+  assert.equal(expired.status, "failed");
+  assert.equal(expired.error?.code, "task_expired");
+  assert.match(expired.error!.message, /OPENCLAW_TASK_PENDING_TTL_MS/);
+  assert.equal((await f.store.counts("a")).pending, 1);
+  assert.equal((await f.kv.get<Deno.KvU64>(["pending_bytes", "a"])).value?.value, 1n);
+  await f.store.submit("a", { message: "y", instance: "i" });
+
+  // The claim loop never runs an expired task, even before the sweeper ran.
+  f.clock.now += 1_000;
+  const claimed = await f.store.claim("r", 1_000);
+  assert.equal(claimed?.task.id, undefined, "nothing left that may run");
+  assert.equal((await f.store.get("a", late.id)).error?.code, "task_expired");
+  assert.equal((await f.store.counts("a")).pending, 0);
+  assert.equal((await f.store.counts("a")).failed, 3);
+  const index: Deno.KvKey[] = [];
+  for await (const e of f.kv.list({ prefix: ["pending_expiry"] })) index.push(e.key);
+  for await (const e of f.kv.list({ prefix: ["pending_owners"] })) index.push(e.key);
+  assert.deepEqual(index, [], "no pending index entries left");
+});
+
+Deno.test("store: task ids are validated before KV is touched", async () => {
+  await using f = await fixture();
+  const huge = "x".repeat(1_000_000);
+  for (const id of [huge, "a".repeat(129), "bad id", "a/b", ""]) {
+    const error = await errorOf(f.store.get("a", id));
+    assert.equal(error.code, "invalid_argument", JSON.stringify(id.slice(0, 10)));
+    assert.match(error.message, /task_id is not a valid task id/);
+    assert.ok(error.message.length < 200, "the id is not echoed");
+    assert.equal(await codeOf(f.store.cancel("a", id)), "invalid_argument");
+  }
+  assert.equal(await codeOf(f.store.get("a", crypto.randomUUID())), "task_not_found");
+});
+
+Deno.test("store: pending entries of the earlier layout are migrated and run", async () => {
+  await using f = await fixture();
+  const task = await f.store.submit("a", { message: "old", instance: "i", priority: 5 });
+  // Rewrite the index as an earlier version stored it.
+  await f.kv.atomic()
+    .delete(["pending", "a", 95, task.createdAt, task.id])
+    .delete(["pending_owners", "a"])
+    .set(["pending", 95, task.createdAt, task.id], task.id)
+    .commit();
+  assert.equal(await f.store.claim("r", 1_000), null, "not visible before migration");
+  assert.equal(await f.store.migratePending(), 1);
+  assert.equal((await f.store.claim("r", 1_000))?.task.id, task.id);
 });
