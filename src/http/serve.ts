@@ -95,7 +95,27 @@ function displayUrl(addr: Deno.NetAddr): string {
   return `http://${host}:${addr.port}`;
 }
 
-/** Serves until a shutdown signal; resolves once stopped. Call {@linkcode checkExposure} first. */
+/** First wait before listening again after the listener failed. */
+export const RELISTEN_FIRST_MS = 100;
+/** Longest wait between attempts to listen again (doubling from the first). */
+export const RELISTEN_MAX_MS = 2_000;
+/** A listener that served this long before failing starts the backoff over. */
+const RELISTEN_STABLE_MS = 30_000;
+
+/** `name: message` of an error, never its stack. */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Serves until a shutdown signal; resolves once stopped. Call {@linkcode checkExposure} first.
+ *
+ * Deno's server stops accepting for good on an accept error (EMFILE "Too many
+ * open files" when idle connections use up the process's file handles):
+ * `finished` rejects and the listener closes, while accepted connections stay
+ * open. We log it, wait (backing off) and listen again on the same port, until
+ * shutdown. Only the first bind's failure is an error to the caller.
+ */
 export async function serveHttp(options: ServeOptions): Promise<void> {
   const { config, log } = options;
   // The issuer defaults to the address we end up listening on (port 0 included).
@@ -103,31 +123,35 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   const issuer = () => config.auth.issuerUrl ?? listened;
   const { app, sessions } = await createApp({ ...options, issuer });
   const stopping = new AbortController();
-  let server: Deno.HttpServer;
-  try {
-    server = Deno.serve({
+  const listen = (port: number, onListen: (addr: Deno.NetAddr) => void): Deno.HttpServer =>
+    Deno.serve({
       hostname: config.host,
-      port: config.port,
+      port,
       signal: stopping.signal,
-      onListen: (addr) => {
-        const url = displayUrl(addr as Deno.NetAddr);
-        listened = url;
-        if (
-          config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
-        ) {
-          log.warn("oauth_issuer_loopback", {
-            message:
-              "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
-          });
-        }
-        log.info("listening", { url, mcp: `${url}/mcp`, port: (addr as Deno.NetAddr).port });
-        console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
-      },
+      onListen: (addr) => onListen(addr as Deno.NetAddr),
     }, app.fetch);
+  const servers: Deno.HttpServer[] = [];
+  try {
+    servers.push(listen(config.port, (addr) => {
+      const url = displayUrl(addr);
+      listened = url;
+      if (
+        config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
+      ) {
+        log.warn("oauth_issuer_loopback", {
+          message:
+            "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
+        });
+      }
+      log.info("listening", { url, mcp: `${url}/mcp`, port: addr.port });
+      console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
+    }));
   } catch (error) {
     await sessions?.close();
     throw bindError(error, config);
   }
+  // Listening again reuses the port we got (port 0 included).
+  const port = (servers[0].addr as Deno.NetAddr).port;
 
   const stop = () => {
     if (stopping.signal.aborted) return;
@@ -145,15 +169,55 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     }
   }
   options.shutdown.signal.addEventListener("abort", stop);
-  await Promise.race([
-    server.finished,
-    new Promise((r) => stopping.signal.addEventListener("abort", r, { once: true })),
-  ]);
+  const stopped = new Promise<"stopped">((r) =>
+    stopping.signal.addEventListener("abort", () => r("stopped"), { once: true })
+  );
+  const pause = (ms: number) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([stopped, new Promise((r) => timer = setTimeout(r, ms))])
+      .finally(() => clearTimeout(timer));
+  };
+
+  let current: Deno.HttpServer | undefined = servers[0];
+  let failure: unknown;
+  let failures = 0;
+  while (!stopping.signal.aborted) {
+    if (current) {
+      const since = performance.now();
+      const outcome = await Promise.race([
+        current.finished.then(() => new Error("the listener closed"), (error: unknown) => error),
+        stopped,
+      ]);
+      if (outcome === "stopped" || stopping.signal.aborted) break;
+      failure = outcome;
+      if (performance.now() - since >= RELISTEN_STABLE_MS) failures = 0;
+    }
+    failures++;
+    const retryMs = Math.min(RELISTEN_MAX_MS, RELISTEN_FIRST_MS * 2 ** (failures - 1));
+    log.error("http_listener_failed", {
+      error: describe(failure),
+      port,
+      failures,
+      retry_ms: retryMs,
+      hint: failure instanceof Error && /os error 24\b/.test(failure.message)
+        ? "out of file handles: idle connections hold them; raise the limit (ulimit -n, LimitNOFILE) and cap connections in the reverse proxy"
+        : undefined,
+    });
+    await pause(retryMs);
+    if (stopping.signal.aborted) break;
+    try {
+      current = listen(port, () => log.info("http_listener_resumed", { port, failures }));
+      servers.push(current);
+    } catch (error) {
+      current = undefined;
+      failure = error;
+    }
+  }
   // Stopping: connections drain (stop() closed the sessions and their streams),
   // bounded by SHUTDOWN_MS for anything still holding on.
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
-    server.finished,
+    Promise.allSettled(servers.map((s) => s.finished)),
     new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS)),
   ]);
   clearTimeout(timer);
