@@ -16,12 +16,15 @@ import { isSafeRedirect } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
 import { TokenBuckets } from "../token_bucket.ts";
+import { addressGroup } from "./address_group.ts";
 import { CimdResolver, looksLikeCimd } from "./cimd.ts";
 import { s256, safeEqual, sha256Hex } from "./crypto.ts";
-import { consentPage, errorPage } from "./pages.ts";
+import { OWNER_FREE_ATTEMPTS, OwnerLockout } from "./lockout.ts";
+import { consentPage, displayText, errorPage } from "./pages.ts";
 import {
   type AuthMethod,
   type AuthorizationRequest,
+  type ClientLimits,
   type OAuthClient,
   OAuthStore,
   type TokenRecord,
@@ -29,11 +32,52 @@ import {
 
 /** The one scope this server grants. */
 export const SCOPE = "mcp:tools";
-/** Most dynamically registered clients. */
+/** Most owner-approved dynamically registered clients. */
 export const MAX_DCR_CLIENTS = 1_000;
-/** Wrong passwords allowed per consent page. */
+/** Password attempts allowed per consent page. */
 export const MAX_PASSWORD_FAILURES = 5;
+/** Longest `state` accepted at `/authorize` (it is stored and echoed). */
+export const MAX_STATE_LENGTH = 1_024;
+/** Longest redirect URI or URL-shaped client id accepted or registered. */
+export const MAX_URI_LENGTH = 2_048;
+/** Longest DCR `client_name` kept. */
+export const MAX_CLIENT_NAME_LENGTH = 100;
 const CONSENT_COOKIE = "openclaw_consent";
+
+/**
+ * The OAuth limits. Rates (`...PerMinute`) are token buckets per address
+ * group (IPv4 address or IPv6 /64) in each process; everything else is
+ * counted in KV and holds across replicas.
+ */
+export interface OAuthLimits extends ClientLimits {
+  /** `GET /authorize` requests per address per minute. */
+  authorizePerMinute: number;
+  /** Consents and codes `GET /authorize` may store in any 10 minutes, in total. */
+  maxPendingAuthorizations: number;
+  /** Registrations per address per minute. */
+  registerPerMinute: number;
+  /** Password attempts per address per minute. */
+  passwordPerMinute: number;
+  /** Password attempts per consent page. */
+  consentAttempts: number;
+  /** Owner password attempts (all addresses) before the back-off locks it. */
+  ownerFreeAttempts: number;
+}
+
+/** The limits used unless a test passes others. */
+export const OAUTH_LIMITS: Readonly<OAuthLimits> = {
+  authorizePerMinute: 30,
+  maxPendingAuthorizations: 2_000,
+  registerPerMinute: 20,
+  passwordPerMinute: 10,
+  consentAttempts: MAX_PASSWORD_FAILURES,
+  ownerFreeAttempts: OWNER_FREE_ATTEMPTS,
+  pendingTtlMs: 60 * 60_000,
+  maxPending: 200,
+  maxPendingPerAddress: 10,
+  maxApproved: MAX_DCR_CLIENTS,
+  approvedIdleMs: 90 * 86_400_000,
+};
 
 /** What the authorization server needs. */
 export interface OAuthDeps {
@@ -49,6 +93,8 @@ export interface OAuthDeps {
   fetch?: typeof fetch;
   /** Clock. */
   now?: () => number;
+  /** Overrides of {@linkcode OAUTH_LIMITS} (tests). */
+  limits?: Partial<OAuthLimits>;
 }
 
 /** The mounted authorization server. */
@@ -69,10 +115,33 @@ function html(c: Context, page: { html: string; headers: Record<string, string> 
   return c.body(page.html, status as 200, page.headers);
 }
 
-function oauthError(c: Context, status: number, error: string, description: string): Response {
+function oauthError(
+  c: Context,
+  status: number,
+  error: string,
+  description: string,
+  retryAfterSeconds?: number,
+): Response {
   return c.json({ error, error_description: description }, status as 400, {
     "cache-control": "no-store",
+    ...(retryAfterSeconds ? { "retry-after": String(retryAfterSeconds) } : {}),
   });
+}
+
+/** A refusal page with a `Retry-After`; the message says when to come back. */
+function retryPage(
+  c: Context,
+  status: 429 | 503,
+  page: { html: string; headers: Record<string, string> },
+  retryAfterSeconds: number,
+): Response {
+  return c.body(page.html, status, { ...page.headers, "retry-after": String(retryAfterSeconds) });
+}
+
+/** "in 8 seconds (after 12:00:08 UTC)" */
+function whenText(seconds: number, at: number): string {
+  const time = new Date(at).toISOString().slice(11, 19);
+  return `in ${seconds} second${seconds === 1 ? "" : "s"} (after ${time} UTC)`;
 }
 
 async function readForm(c: Context): Promise<Form> {
@@ -91,11 +160,15 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
   const { config, log } = deps;
   const auth = config.auth;
   const now = deps.now ?? Date.now;
-  const store = new OAuthStore(deps.kv, now);
+  const limits: OAuthLimits = { ...OAUTH_LIMITS, ...deps.limits };
+  const store = new OAuthStore(deps.kv, { now, familyTtlMs: auth.refreshTokenTtlMs });
+  const owner = new OwnerLockout(deps.kv, { now, freeAttempts: limits.ownerFreeAttempts });
   const cimd = new CimdResolver({ hosts: auth.cimdHosts, fetch: deps.fetch, now });
   const ttls = { accessMs: auth.accessTokenTtlMs, refreshMs: auth.refreshTokenTtlMs };
-  const passwordLimit = new TokenBuckets(10, now);
-  const registerLimit = new TokenBuckets(20, now);
+  const passwordLimit = new TokenBuckets(limits.passwordPerMinute, now);
+  const registerLimit = new TokenBuckets(limits.registerPerMinute, now);
+  const authorizeLimit = new TokenBuckets(limits.authorizePerMinute, now);
+  const addressOf = (c: Context) => addressGroup(clientAddress(c, config.trustProxy));
   const resource = () => `${deps.issuer()}/mcp`;
   const staticSecretHash = auth.clientSecret ? sha256Hex(auth.clientSecret) : null;
   if ((auth.allowDcr || auth.allowCimd) && !auth.ownerPassword) {
@@ -205,7 +278,34 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
     }
 
     app.get("/authorize", async (c) => {
+      // Each request may store a consent or a code, and a CIMD id costs a fetch: throttle first.
+      const rate = authorizeLimit.take(addressOf(c));
+      if (!rate.ok) {
+        return retryPage(
+          c,
+          429,
+          errorPage(
+            "Too many requests",
+            `Too many sign-in requests from your address; try again ${
+              whenText(rate.retryAfterSeconds, now() + rate.retryAfterSeconds * 1000)
+            }.`,
+          ),
+          rate.retryAfterSeconds,
+        );
+      }
       const q = c.req.query();
+      for (const field of ["client_id", "redirect_uri"] as const) {
+        if ((q[field]?.length ?? 0) > MAX_URI_LENGTH) {
+          return html(
+            c,
+            errorPage(
+              "Request refused",
+              `${field} is longer than ${MAX_URI_LENGTH} characters, so this sign-in link is not valid.`,
+            ),
+            400,
+          );
+        }
+      }
       const client = await resolveClient(q.client_id);
       if ("error" in client) {
         return html(
@@ -226,9 +326,13 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           400,
         );
       }
-      const state = q.state ?? null;
+      // An oversized state is not echoed back: it is what an attacker would store.
+      const state = q.state !== undefined && q.state.length <= MAX_STATE_LENGTH ? q.state : null;
       const fail = (error: string, description: string) =>
         redirectWith(c, redirectUri, { error, error_description: description, state });
+      if (q.state !== undefined && q.state.length > MAX_STATE_LENGTH) {
+        return fail("invalid_request", `state is longer than ${MAX_STATE_LENGTH} characters`);
+      }
       if (q.response_type !== "code") {
         return fail("unsupported_response_type", "response_type must be code");
       }
@@ -254,6 +358,14 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
         scope: SCOPE,
         state,
       };
+      if (!(await store.admitAuthorization(limits.maxPendingAuthorizations))) {
+        log.warn("oauth_authorize_window_full", { max: limits.maxPendingAuthorizations });
+        return redirectWith(c, redirectUri, {
+          error: "temporarily_unavailable",
+          error_description: "too many sign-ins are pending on this server; try again in a minute",
+          state,
+        });
+      }
       if (client.kind === "static") return await approve(c, request, client.kind);
       const consent = await store.createConsent(request);
       setCookie(c, CONSENT_COOKIE, consent.cookie, {
@@ -328,7 +440,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           503,
         );
       }
-      if (!passwordLimit.take(clientAddress(c, config.trustProxy)).ok) {
+      if (!passwordLimit.take(addressOf(c)).ok) {
         return html(
           c,
           errorPage(
@@ -338,10 +450,53 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           429,
         );
       }
+      const ownerLocked = (retryAt: number) => {
+        const seconds = Math.max(1, Math.ceil((retryAt - now()) / 1000));
+        return retryPage(
+          c,
+          429,
+          errorPage(
+            "Password locked",
+            `The owner password is locked after repeated wrong attempts; try again ${
+              whenText(seconds, retryAt)
+            }. Your password was not checked.`,
+          ),
+          seconds,
+        );
+      };
+      // Refuse while locked before spending one of this page's attempts.
+      const lockedUntil = await owner.lockedUntil();
+      if (lockedUntil) return ownerLocked(lockedUntil);
+      const attempt = await store.reserveConsentAttempt(id, limits.consentAttempts);
+      if (!attempt.ok) {
+        if (attempt.reason === "gone") {
+          return html(
+            c,
+            errorPage(
+              "Approval expired",
+              "This approval page expired; start again from your application.",
+            ),
+            400,
+          );
+        }
+        await store.endConsent(id);
+        return html(
+          c,
+          errorPage(
+            "Too many attempts",
+            "Too many password attempts on this page; start again from your application.",
+          ),
+          429,
+        );
+      }
+      const turn = await owner.reserve();
+      if (!turn.ok) return ownerLocked(turn.retryAt);
       if (!(await safeEqual(form.password ?? "", auth.ownerPassword))) {
-        const failures = await store.failConsent(id, consent);
-        log.warn("oauth_consent_bad_password", { client: request.clientId, failures });
-        if (failures >= MAX_PASSWORD_FAILURES) {
+        log.warn("oauth_consent_bad_password", {
+          client: request.clientId,
+          failures: attempt.attempt,
+        });
+        if (attempt.attempt >= limits.consentAttempts) {
           await store.endConsent(id);
           return html(
             c,
@@ -365,7 +520,30 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           401,
         );
       }
+      await owner.reset();
       await store.endConsent(id);
+      // Consent is only shown to DCR and CIMD clients; a DCR client leaves the unapproved pool.
+      if (!looksLikeCimd(request.clientId)) {
+        const approval = await store.approveClient(request.clientId, limits);
+        if (approval !== "approved") {
+          log.warn("oauth_client_not_approved", { client: request.clientId, reason: approval });
+          return html(
+            c,
+            approval === "full"
+              ? errorPage(
+                "Approval unavailable",
+                `The server already has ${limits.maxApproved} approved applications; unused ones expire after ${
+                  Math.round(limits.approvedIdleMs / 86_400_000)
+                } days.`,
+              )
+              : errorPage(
+                "Registration expired",
+                "This application's registration expired before it was approved; start again from your application.",
+              ),
+            approval === "full" ? 503 : 400,
+          );
+        }
+      }
       return await approve(c, request, "consent");
     });
 
@@ -436,6 +614,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           },
           ttls,
         );
+        if (client.kind === "dcr") await store.touchClient(client.clientId, limits);
         log.info("oauth_tokens_issued", { client: client.clientId, grant: "authorization_code" });
         return issue(tokens);
       }
@@ -461,6 +640,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
             "The refresh token is invalid, expired or revoked.",
           );
         }
+        if (client.kind === "dcr") await store.touchClient(client.clientId, limits);
         return issue(result);
       }
       return oauthError(
@@ -489,7 +669,8 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
         );
       }
-      if (!registerLimit.take(clientAddress(c, config.trustProxy)).ok) {
+      const address = addressOf(c);
+      if (!registerLimit.take(address).ok) {
         return oauthError(
           c,
           429,
@@ -511,13 +692,13 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
       const uris = meta.redirect_uris;
       if (
         !Array.isArray(uris) || uris.length === 0 || uris.length > 10 ||
-        !uris.every((u) => typeof u === "string" && isSafeRedirect(u))
+        !uris.every((u) => typeof u === "string" && u.length <= MAX_URI_LENGTH && isSafeRedirect(u))
       ) {
         return oauthError(
           c,
           400,
           "invalid_redirect_uri",
-          "redirect_uris must list 1-10 https (or loopback http) URLs.",
+          `redirect_uris must list 1-10 https (or loopback http) URLs of at most ${MAX_URI_LENGTH} characters.`,
         );
       }
       const method = (meta.token_endpoint_auth_method ?? "client_secret_basic") as AuthMethod;
@@ -541,19 +722,37 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
           "grant_types may be authorization_code and refresh_token.",
         );
       }
-      const name = typeof meta.client_name === "string"
-        ? meta.client_name.slice(0, 100)
-        : "Unnamed application";
+      // Stored already neutralised, so logs and pages never see hidden controls.
+      const name = (typeof meta.client_name === "string"
+        ? displayText(meta.client_name).slice(0, MAX_CLIENT_NAME_LENGTH).trim()
+        : "") || "Unnamed application";
       const registered = await store.registerClient(
-        { redirectUris: uris as string[], name, authMethod: method },
-        MAX_DCR_CLIENTS,
+        {
+          redirectUris: uris as string[],
+          name,
+          authMethod: method,
+          registeredBy: await sha256Hex(address),
+        },
+        limits,
       );
-      if (!registered) {
+      if (registered === "address_full") {
         return oauthError(
           c,
-          400,
-          "invalid_client_metadata",
-          "The server has reached its limit of registered clients.",
+          429,
+          "too_many_requests",
+          `Your address has ${limits.maxPendingPerAddress} registrations awaiting approval; approve one or wait until they expire (${
+            Math.round(limits.pendingTtlMs / 60_000)
+          } min).`,
+          60,
+        );
+      }
+      if (registered === "busy") {
+        return oauthError(
+          c,
+          503,
+          "temporarily_unavailable",
+          "Registration is busy; retry in a few seconds.",
+          5,
         );
       }
       log.info("oauth_client_registered", { client: registered.client.clientId, method });

@@ -5,13 +5,22 @@
  * its expiry and is checked on read (KV's expireIn only tidies up).
  *
  * ```
- * ["oauth_client", clientId]        -> OAuthClient (DCR)
- * ["oauth_clients_count"]           -> KvU64
- * ["oauth_consent", id]             -> ConsentRecord
- * ["oauth_code", sha256(code)]      -> CodeRecord
- * ["oauth_token", sha256(token)]    -> TokenRecord (access or refresh)
- * ["oauth_family_revoked", family]  -> epoch ms
+ * ["oauth_client", clientId]                  -> OAuthClient (DCR), expires
+ * ["oauth_dcr_pending", createdAt, clientId]  -> PendingEntry: registered, not yet approved
+ * ["oauth_dcr_approved", clientId]            -> epoch ms expiry: approved by the owner
+ * ["oauth_dcr_guard"]                         -> epoch ms; every change to the two
+ *                                                indexes checks and bumps it
+ * ["oauth_consent", id]                       -> ConsentRecord
+ * ["oauth_authorize_window", minute]          -> KvU64: requests that stored a consent
+ *                                                or code in that minute
+ * ["oauth_code", sha256(code)]                -> CodeRecord
+ * ["oauth_token", sha256(token)]              -> TokenRecord (access or refresh)
+ * ["oauth_family_revoked", family]            -> epoch ms
  * ```
+ *
+ * Client counts are never kept as counters: they are the live entries of
+ * the two indexes, listed under the guard's versionstamp, so an expired
+ * record stops counting the moment it expires and nothing drifts.
  *
  * @module
  */
@@ -34,7 +43,40 @@ export interface OAuthClient {
   authMethod: AuthMethod;
   /** Where it came from: configuration, dynamic registration or a metadata document. */
   kind: "static" | "dcr" | "cimd";
+  /** DCR: epoch ms of registration. */
+  createdAt?: number;
+  /** DCR: epoch ms after which the registration is gone (unused). Absent on old records. */
+  expiresAt?: number;
+  /** DCR: the owner approved it on a consent page. */
+  approved?: boolean;
+  /** DCR: hash of the address (group) that registered it, for the per-address cap. */
+  registeredBy?: string;
 }
+
+/** An index entry of a registered client that is not approved yet. */
+interface PendingEntry {
+  /** Hash of the registering address group. */
+  registeredBy: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+/** Limits on dynamically registered clients. */
+export interface ClientLimits {
+  /** Unapproved registrations live this long. */
+  pendingTtlMs: number;
+  /** Most live unapproved registrations; the oldest is evicted for a new one. */
+  maxPending: number;
+  /** Most live unapproved registrations from one address group. */
+  maxPendingPerAddress: number;
+  /** Most live approved clients. */
+  maxApproved: number;
+  /** An approved client unused (no token issued or refreshed) this long is gone. */
+  approvedIdleMs: number;
+}
+
+/** Why {@linkcode OAuthStore.registerClient} refused. */
+export type RegisterRefusal = "address_full" | "busy";
 
 /** An authorization request awaiting the owner's consent. */
 export interface ConsentRecord {
@@ -42,8 +84,8 @@ export interface ConsentRecord {
   request: AuthorizationRequest;
   /** SHA-256 of the CSRF cookie value bound to this consent. */
   cookieHash: string;
-  /** Wrong passwords so far. */
-  failures: number;
+  /** Password attempts reserved so far (each is counted before it is checked). */
+  attempts: number;
   /** Epoch ms. */
   expiresAt: number;
 }
@@ -114,51 +156,207 @@ export interface IssuedTokens {
 export const CODE_TTL_MS = 5 * 60_000;
 /** Consent pages stay valid this long. */
 export const CONSENT_TTL_MS = 10 * 60_000;
+/** Width of one slot of the authorization window. */
+const WINDOW_SLOT_MS = 60_000;
+/** Slots summed: everything `/authorize` stores expires within them. */
+const WINDOW_SLOTS = Math.ceil(CONSENT_TTL_MS / WINDOW_SLOT_MS);
+/** Optimistic retries before a contended change gives up. */
+const MAX_RETRIES = 50;
+/** Expired index entries removed per change (a bound on the atomic's size). */
+const SWEEP_BATCH = 50;
+
+/** Options for {@linkcode OAuthStore}. */
+export interface OAuthStoreOptions {
+  /** Clock; default `Date.now`. */
+  now?: () => number;
+  /**
+   * How long a revoked family must stay marked: the longest refresh token
+   * lifetime. Default 30 days.
+   */
+  familyTtlMs?: number;
+}
+
+/** Outcome of {@linkcode OAuthStore.reserveConsentAttempt}. */
+export type ConsentAttempt =
+  | { ok: true; attempt: number }
+  | { ok: false; reason: "gone" | "exhausted" };
+
+/** Outcome of {@linkcode OAuthStore.approveClient}. */
+export type Approval = "approved" | "gone" | "full";
 
 /** OAuth state on KV. */
 export class OAuthStore {
   #kv: Deno.Kv;
   #now: () => number;
+  #familyTtlMs: number;
 
   /** Wraps an open KV. */
-  constructor(kv: Deno.Kv, now: () => number = Date.now) {
+  constructor(kv: Deno.Kv, options: OAuthStoreOptions = {}) {
     this.#kv = kv;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#familyTtlMs = options.familyTtlMs ?? 30 * 86_400_000;
   }
 
-  /** A dynamically registered client. */
+  /** A dynamically registered client, unless it expired. */
   async getClient(clientId: string): Promise<OAuthClient | null> {
-    return (await this.#kv.get<OAuthClient>(["oauth_client", clientId])).value;
+    const client = (await this.#kv.get<OAuthClient>(["oauth_client", clientId])).value;
+    // Records from before expiry existed have no expiresAt: they count as approved and live.
+    return client && (client.expiresAt ?? Infinity) > this.#now() ? client : null;
   }
 
   /**
-   * Registers a client (DCR); returns it with its plaintext secret (shown once).
-   * Returns null when `max` clients exist already.
+   * Registers a client (DCR) as unapproved; returns it with its plaintext
+   * secret (shown once). It lives `pendingTtlMs` unless the owner approves
+   * it. Refused when the address group has `maxPendingPerAddress` live
+   * registrations; when `maxPending` live ones exist, the oldest is evicted,
+   * so a flood can delay but never lock out a real client.
    */
   async registerClient(
-    meta: { redirectUris: string[]; name: string; authMethod: AuthMethod },
-    max: number,
-  ): Promise<{ client: OAuthClient; secret: string | null } | null> {
-    const count = await this.#kv.get<Deno.KvU64>(["oauth_clients_count"]);
-    if (Number(count.value?.value ?? 0n) >= max) return null;
+    meta: { redirectUris: string[]; name: string; authMethod: AuthMethod; registeredBy: string },
+    limits: ClientLimits,
+  ): Promise<{ client: OAuthClient; secret: string | null } | RegisterRefusal> {
     const secret = meta.authMethod === "none" ? null : randomToken(32);
-    const client: OAuthClient = {
-      clientId: `dcr_${randomToken(16)}`,
-      secretHash: secret ? await sha256Hex(secret) : null,
-      redirectUris: meta.redirectUris,
-      name: meta.name,
-      authMethod: meta.authMethod,
-      kind: "dcr",
-    };
-    const result = await this.#kv.atomic()
-      .check(count)
-      .set(["oauth_client", client.clientId], client)
-      .sum(["oauth_clients_count"], 1n)
-      .commit();
-    if (!result.ok) return await this.registerClient(meta, max);
-    return { client, secret };
+    const secretHash = secret ? await sha256Hex(secret) : null;
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      const now = this.#now();
+      const guard = await this.#kv.get(["oauth_dcr_guard"]);
+      const live: Deno.KvEntry<PendingEntry>[] = [];
+      const expired: Deno.KvEntry<PendingEntry>[] = [];
+      for await (const entry of this.#kv.list<PendingEntry>({ prefix: ["oauth_dcr_pending"] })) {
+        (entry.value.expiresAt > now ? live : expired).push(entry);
+      }
+      const mine = live.filter((e) => e.value.registeredBy === meta.registeredBy).length;
+      if (mine >= limits.maxPendingPerAddress) return "address_full";
+      const client: OAuthClient = {
+        clientId: `dcr_${randomToken(16)}`,
+        secretHash,
+        redirectUris: meta.redirectUris,
+        name: meta.name,
+        authMethod: meta.authMethod,
+        kind: "dcr",
+        createdAt: now,
+        expiresAt: now + limits.pendingTtlMs,
+        approved: false,
+        registeredBy: meta.registeredBy,
+      };
+      const op = this.#kv.atomic().check(guard).set(["oauth_dcr_guard"], now)
+        .set(["oauth_client", client.clientId], client, { expireIn: limits.pendingTtlMs })
+        .set(
+          ["oauth_dcr_pending", now, client.clientId],
+          { registeredBy: meta.registeredBy, expiresAt: client.expiresAt! } satisfies PendingEntry,
+          { expireIn: limits.pendingTtlMs },
+        );
+      // The list is in key order, createdAt first: live[0] is the oldest.
+      const evict = live.length >= limits.maxPending
+        ? live.slice(0, live.length - limits.maxPending + 1)
+        : [];
+      for (const entry of [...evict, ...expired.slice(0, SWEEP_BATCH)]) {
+        op.delete(entry.key).delete(["oauth_client", entry.key[2] as string]);
+      }
+      if ((await op.commit()).ok) return { client, secret };
+    }
+    return "busy";
   }
 
+  /**
+   * Marks a registered client approved by the owner: it leaves the
+   * unapproved pool and counts against `maxApproved` until it goes unused
+   * for `approvedIdleMs`. `gone` when it expired or was evicted first;
+   * `full` when `maxApproved` live approved clients exist.
+   */
+  async approveClient(clientId: string, limits: ClientLimits): Promise<Approval> {
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      const now = this.#now();
+      const guard = await this.#kv.get(["oauth_dcr_guard"]);
+      const entry = await this.#kv.get<OAuthClient>(["oauth_client", clientId]);
+      const client = entry.value;
+      if (!client || (client.expiresAt ?? Infinity) <= now) return "gone";
+      if (client.approved || client.expiresAt === undefined) {
+        await this.touchClient(clientId, limits);
+        return "approved";
+      }
+      let approved = 0;
+      const expired: Deno.KvKey[] = [];
+      for await (const e of this.#kv.list<number>({ prefix: ["oauth_dcr_approved"] })) {
+        if (e.value > now) approved++;
+        else expired.push(e.key);
+      }
+      if (approved >= limits.maxApproved) return "full";
+      const expiresAt = now + limits.approvedIdleMs;
+      const op = this.#kv.atomic().check(guard, entry).set(["oauth_dcr_guard"], now)
+        .set(["oauth_client", clientId], { ...client, approved: true, expiresAt }, {
+          expireIn: limits.approvedIdleMs,
+        })
+        .set(["oauth_dcr_approved", clientId], expiresAt, { expireIn: limits.approvedIdleMs })
+        .delete(["oauth_dcr_pending", client.createdAt ?? 0, clientId]);
+      for (const key of expired.slice(0, SWEEP_BATCH)) op.delete(key);
+      if ((await op.commit()).ok) return "approved";
+    }
+    return "gone";
+  }
+
+  /**
+   * An approved client was used (a token issued or refreshed): it now lives
+   * `approvedIdleMs` from now. Written at most once an hour per client.
+   */
+  async touchClient(clientId: string, limits: ClientLimits): Promise<void> {
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      const now = this.#now();
+      const entry = await this.#kv.get<OAuthClient>(["oauth_client", clientId]);
+      const client = entry.value;
+      if (!client || client.kind !== "dcr" || (client.expiresAt ?? Infinity) <= now) return;
+      if (client.expiresAt !== undefined && !client.approved) return;
+      const expiresAt = now + limits.approvedIdleMs;
+      if (client.expiresAt !== undefined && client.expiresAt > expiresAt - 3_600_000) return;
+      const result = await this.#kv.atomic().check(entry)
+        .set(["oauth_client", clientId], { ...client, approved: true, expiresAt }, {
+          expireIn: limits.approvedIdleMs,
+        })
+        .set(["oauth_dcr_approved", clientId], expiresAt, { expireIn: limits.approvedIdleMs })
+        .commit();
+      if (result.ok) return;
+    }
+  }
+
+  /** Live registered clients: unapproved and approved (for tests and status). */
+  async clientCounts(): Promise<{ pending: number; approved: number }> {
+    const now = this.#now();
+    let pending = 0;
+    let approved = 0;
+    for await (const e of this.#kv.list<PendingEntry>({ prefix: ["oauth_dcr_pending"] })) {
+      if (e.value.expiresAt > now) pending++;
+    }
+    for await (const e of this.#kv.list<number>({ prefix: ["oauth_dcr_approved"] })) {
+      if (e.value > now) approved++;
+    }
+    return { pending, approved };
+  }
+
+  /**
+   * Counts one request that is about to store a consent or a code, and
+   * says whether it fits: at most `max` in any {@linkcode CONSENT_TTL_MS}
+   * (the longest any of them lives), across all replicas. The count is
+   * taken first (an atomic sum) and read after, so concurrent requests can
+   * only be refused too eagerly, never let through beyond `max`.
+   */
+  async admitAuthorization(max: number): Promise<boolean> {
+    const slot = Math.floor(this.#now() / WINDOW_SLOT_MS);
+    await this.#kv.atomic().sum(["oauth_authorize_window", slot], 1n).commit();
+    const keys = Array.from(
+      { length: WINDOW_SLOTS },
+      (_, i) => ["oauth_authorize_window", slot - i],
+    );
+    const entries = await this.#kv.getMany<Deno.KvU64[]>(keys);
+    const total = entries.reduce((sum, e) => sum + Number(e.value?.value ?? 0n), 0);
+    // Sums cannot carry expireIn: slots that left the window are deleted here.
+    for await (
+      const old of this.#kv.list({
+        start: ["oauth_authorize_window"],
+        end: ["oauth_authorize_window", slot - WINDOW_SLOTS + 1],
+      }, { limit: SWEEP_BATCH })
+    ) await this.#kv.delete(old.key);
+    return total <= max;
+  }
   /** Stores a consent request; returns its id and the CSRF cookie value. */
   async createConsent(request: AuthorizationRequest): Promise<{ id: string; cookie: string }> {
     const id = randomToken(24);
@@ -166,7 +364,7 @@ export class OAuthStore {
     const record: ConsentRecord = {
       request,
       cookieHash: await sha256Hex(cookie),
-      failures: 0,
+      attempts: 0,
       expiresAt: this.#now() + CONSENT_TTL_MS,
     };
     await this.#kv.set(["oauth_consent", id], record, { expireIn: CONSENT_TTL_MS });
@@ -179,13 +377,28 @@ export class OAuthStore {
     return record && record.expiresAt > this.#now() ? record : null;
   }
 
-  /** Counts a wrong password; returns the failures so far. */
-  async failConsent(id: string, record: ConsentRecord): Promise<number> {
-    const failures = record.failures + 1;
-    await this.#kv.set(["oauth_consent", id], { ...record, failures }, {
-      expireIn: CONSENT_TTL_MS,
-    });
-    return failures;
+  /**
+   * Reserves one password attempt on a consent page, before the password is
+   * checked: at most `max` attempts are ever checked per page, however many
+   * arrive at once (a versionstamp check orders them). `exhausted` once
+   * `max` were reserved; `gone` when the page expired or ended.
+   */
+  async reserveConsentAttempt(id: string, max: number): Promise<ConsentAttempt> {
+    const key = ["oauth_consent", id];
+    for (;;) {
+      const entry = await this.#kv.get<ConsentRecord>(key);
+      const record = entry.value;
+      if (!record || record.expiresAt <= this.#now()) return { ok: false, reason: "gone" };
+      const attempts = record.attempts ?? 0;
+      if (attempts >= max) return { ok: false, reason: "exhausted" };
+      const result = await this.#kv.atomic().check(entry)
+        .set(key, { ...record, attempts: attempts + 1 }, {
+          expireIn: Math.max(1, record.expiresAt - this.#now()),
+        })
+        .commit();
+      // A conflict means another attempt was counted first: read again.
+      if (result.ok) return { ok: true, attempt: attempts + 1 };
+    }
   }
 
   /** Ends a consent request (approved, denied or abandoned). */
@@ -300,9 +513,14 @@ export class OAuthStore {
     return (await this.#kv.get(["oauth_family_revoked", family])).value !== null;
   }
 
-  /** Revokes every token of a family, now and for good. */
+  /**
+   * Revokes every token of a family. The mark outlives every token the family
+   * can hold (the longest refresh lifetime), then goes.
+   */
   async revokeFamily(family: string): Promise<void> {
-    await this.#kv.set(["oauth_family_revoked", family], this.#now());
+    await this.#kv.set(["oauth_family_revoked", family], this.#now(), {
+      expireIn: this.#familyTtlMs,
+    });
   }
 
   /**

@@ -1,11 +1,17 @@
 /**
  * Helpers that play the browser and the OAuth client against the spawned
  * server: PKCE, the authorize redirect, the consent form, the token endpoint.
+ * And an in-process authorization server with a controllable clock and a
+ * chosen client address per request, for the limits that depend on time.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { Hono } from "hono";
 import { s256 } from "../../src/auth/crypto.ts";
+import { createOAuth, type OAuthLimits } from "../../src/auth/oauth.ts";
+import { loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
 import { INITIALIZE } from "./spawn.ts";
 
 /** A fresh PKCE pair. */
@@ -146,4 +152,79 @@ export async function mcpStatus(
   });
   await response.body?.cancel();
   return { status: response.status, challenge: response.headers.get("www-authenticate") };
+}
+
+/** An authorization server on a Hono app in this process. */
+export interface InProcessOAuth {
+  /** The issuer (nothing listens there; requests go straight to the app). */
+  base: string;
+  /** The KV it stores into. */
+  kv: Deno.Kv;
+  /** The clock it reads. */
+  now(): number;
+  /** Moves the clock forward. */
+  advance(ms: number): void;
+  /** JSON log lines written so far. */
+  logs: Record<string, unknown>[];
+  /** A fetch that reaches the app as if from `address` (redirects are not followed). */
+  fetchFrom(address: string): typeof fetch;
+  /** Entries under a KV key prefix. */
+  count(prefix: Deno.KvKey): Promise<number>;
+  /** Closes the KV and removes it. */
+  close(): Promise<void>;
+}
+
+/** Starts an in-process authorization server (owner password `password`). */
+export async function inProcessOAuth(options: {
+  password: string;
+  env?: Record<string, string>;
+  limits?: Partial<OAuthLimits>;
+}): Promise<InProcessOAuth> {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/oauth.kv`);
+  let time = Date.parse("2030-01-01T00:00:00Z");
+  const now = () => time;
+  const logs: Record<string, unknown>[] = [];
+  const command = loadConfig({
+    args: ["--transport", "http"],
+    env: {
+      AUTH_ENABLED: "true",
+      MCP_OWNER_PASSWORD: options.password,
+      MCP_ALLOW_DCR: "true",
+      ...options.env,
+    },
+  });
+  assert.equal(command.kind, "run");
+  const base = "http://127.0.0.1:9999";
+  const app = new Hono<{ Variables: { principal: string } }>();
+  createOAuth({
+    config: command.config,
+    kv,
+    issuer: () => base,
+    log: createLogger({ write: (line) => logs.push(JSON.parse(line)), now }),
+    now,
+    limits: options.limits,
+  }).mount(app);
+  return {
+    base,
+    kv,
+    now,
+    advance: (ms) => {
+      time += ms;
+    },
+    logs,
+    fetchFrom: (address) => async (input, init) => {
+      const env = { remoteAddr: { transport: "tcp", hostname: address, port: 40_000 } };
+      return await app.request(input instanceof Request ? input : String(input), init, env);
+    },
+    count: async (prefix) => {
+      let n = 0;
+      for await (const _ of kv.list({ prefix })) n++;
+      return n;
+    },
+    close: async () => {
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }

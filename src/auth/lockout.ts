@@ -1,0 +1,110 @@
+/**
+ * The owner-password lockout, shared by every address, consent page and
+ * replica: one KV record counts password attempts; past a threshold each
+ * further attempt locks the password for twice as long as the one before.
+ * While locked, attempts are refused without looking at the password.
+ *
+ * ```
+ * ["oauth_owner_failures"] -> OwnerAttempts
+ * ```
+ *
+ * Attempts are counted before the password is checked (a versionstamp check
+ * orders concurrent ones), so a burst cannot slip more checks through than
+ * the record allows; a correct password deletes the record.
+ *
+ * @module
+ */
+
+/** Attempts allowed before the back-off starts. */
+export const OWNER_FREE_ATTEMPTS = 10;
+/** The first lock; each further attempt doubles it. */
+export const OWNER_LOCK_BASE_MS = 1_000;
+/** The longest lock. */
+export const OWNER_LOCK_MAX_MS = 15 * 60_000;
+/** Attempts are forgotten after this long without one. */
+export const OWNER_WINDOW_MS = 60 * 60_000;
+
+const KEY = ["oauth_owner_failures"];
+
+/** The stored attempt count. */
+interface OwnerAttempts {
+  /** Attempts since the last correct password (within the window). */
+  attempts: number;
+  /** Epoch ms until which every attempt is refused. */
+  lockedUntil: number;
+  /** Epoch ms after which the record is forgotten. */
+  expiresAt: number;
+}
+
+/** Outcome of {@linkcode OwnerLockout.reserve}. */
+export type OwnerTurn = { ok: true } | { ok: false; retryAt: number };
+
+/** Options for {@linkcode OwnerLockout}. */
+export interface OwnerLockoutOptions {
+  /** Clock; default `Date.now`. */
+  now?: () => number;
+  /** Attempts before the back-off; default {@linkcode OWNER_FREE_ATTEMPTS}. */
+  freeAttempts?: number;
+}
+
+/** How long the lock after `attempts` lasts (0 before the threshold). */
+export function ownerLockMs(attempts: number, freeAttempts: number = OWNER_FREE_ATTEMPTS): number {
+  if (attempts < freeAttempts) return 0;
+  return Math.min(
+    OWNER_LOCK_MAX_MS,
+    OWNER_LOCK_BASE_MS * 2 ** Math.min(30, attempts - freeAttempts),
+  );
+}
+
+/** The owner-password lockout on KV. */
+export class OwnerLockout {
+  #kv: Deno.Kv;
+  #now: () => number;
+  #free: number;
+
+  /** Wraps an open KV. */
+  constructor(kv: Deno.Kv, options: OwnerLockoutOptions = {}) {
+    this.#kv = kv;
+    this.#now = options.now ?? Date.now;
+    this.#free = options.freeAttempts ?? OWNER_FREE_ATTEMPTS;
+  }
+
+  /** Epoch ms until which the password is locked, or null. Reads only. */
+  async lockedUntil(): Promise<number | null> {
+    const record = (await this.#kv.get<OwnerAttempts>(KEY)).value;
+    const now = this.#now();
+    return record && record.expiresAt > now && record.lockedUntil > now ? record.lockedUntil : null;
+  }
+
+  /**
+   * Takes a turn to check the password: refused while locked; otherwise the
+   * attempt is counted, and from the `freeAttempts`-th on it locks the
+   * following ones for {@linkcode ownerLockMs} (lifted early by a correct
+   * password through {@linkcode reset}).
+   */
+  async reserve(): Promise<OwnerTurn> {
+    for (;;) {
+      const now = this.#now();
+      const entry = await this.#kv.get<OwnerAttempts>(KEY);
+      const live = entry.value && entry.value.expiresAt > now ? entry.value : null;
+      if (live && live.lockedUntil > now) return { ok: false, retryAt: live.lockedUntil };
+      const attempts = (live?.attempts ?? 0) + 1;
+      const lock = ownerLockMs(attempts, this.#free);
+      const record: OwnerAttempts = {
+        attempts,
+        lockedUntil: lock ? now + lock : 0,
+        expiresAt: now + lock + OWNER_WINDOW_MS,
+      };
+      const result = await this.#kv.atomic().check(entry)
+        .set(KEY, record, { expireIn: lock + OWNER_WINDOW_MS })
+        .commit();
+      // A conflict means another attempt was counted first: read again.
+      if (result.ok) return { ok: true };
+    }
+  }
+
+  /** A correct password: the count starts again. */
+  async reset(): Promise<void> {
+    await this.#kv.delete(KEY);
+  }
+}
