@@ -7,7 +7,8 @@
  */
 import { z } from "zod";
 import { isSafeRedirect } from "../config.ts";
-import type { OAuthClient } from "./store.ts";
+import { displayText } from "./pages.ts";
+import { MAX_URI_LENGTH, type OAuthClient } from "./store.ts";
 import { readCapped } from "../read_capped.ts";
 
 /** Options for {@linkcode CimdResolver}. */
@@ -22,6 +23,8 @@ export interface CimdOptions {
   maxBytes?: number;
   /** Cache lifetime. */
   cacheMs?: number;
+  /** Most documents cached; the oldest is dropped first. */
+  cacheSize?: number;
   /** Clock. */
   now?: () => number;
 }
@@ -29,7 +32,8 @@ export interface CimdOptions {
 const documentSchema = z.object({
   client_id: z.string(),
   client_name: z.string().max(200).optional(),
-  redirect_uris: z.array(z.string()).min(1),
+  // The chosen redirect URI is stored with each consent and code: bound it like DCR's.
+  redirect_uris: z.array(z.string().max(MAX_URI_LENGTH)).min(1).max(10),
   token_endpoint_auth_method: z.string().optional(),
 }).passthrough();
 
@@ -50,6 +54,7 @@ export class CimdResolver {
       timeoutMs: options.timeoutMs ?? 5_000,
       maxBytes: options.maxBytes ?? 64 * 1024,
       cacheMs: options.cacheMs ?? 5 * 60_000,
+      cacheSize: options.cacheSize ?? 100,
       now: options.now ?? Date.now,
       hosts: options.hosts,
     };
@@ -99,7 +104,10 @@ export class CimdResolver {
       return { error: "client metadata document is not JSON" };
     }
     if (!parsed.success) {
-      return { error: "client metadata document lacks client_id or redirect_uris" };
+      return {
+        error:
+          `client metadata document lacks client_id or redirect_uris, or exceeds their limits (200-character name, 1-10 redirect URIs of at most ${MAX_URI_LENGTH} characters)`,
+      };
     }
     const doc = parsed.data;
     if (doc.client_id !== id) return { error: "client metadata document names another client_id" };
@@ -118,10 +126,15 @@ export class CimdResolver {
       clientId: id,
       secretHash: null,
       redirectUris: doc.redirect_uris,
-      name: doc.client_name ?? new URL(id).host,
+      name: (doc.client_name && displayText(doc.client_name).trim()) || new URL(id).host,
       authMethod: "none",
       kind: "cimd",
     };
+    // Ids are URLs an attacker may vary freely on an allowed host: keep the cache bounded.
+    this.#cache.delete(id);
+    if (this.#cache.size >= this.#o.cacheSize) {
+      this.#cache.delete(this.#cache.keys().next().value!);
+    }
     this.#cache.set(id, { client, until: this.#o.now() + this.#o.cacheMs });
     return client;
   }

@@ -25,6 +25,8 @@ import {
   type AuthMethod,
   type AuthorizationRequest,
   type ClientLimits,
+  MAX_STATE_LENGTH,
+  MAX_URI_LENGTH,
   type OAuthClient,
   OAuthStore,
   type TokenRecord,
@@ -36,10 +38,6 @@ export const SCOPE = "mcp:tools";
 export const MAX_DCR_CLIENTS = 1_000;
 /** Password attempts allowed per consent page. */
 export const MAX_PASSWORD_FAILURES = 5;
-/** Longest `state` accepted at `/authorize` (it is stored and echoed). */
-export const MAX_STATE_LENGTH = 1_024;
-/** Longest redirect URI or URL-shaped client id accepted or registered. */
-export const MAX_URI_LENGTH = 2_048;
 /** Longest DCR `client_name` kept. */
 export const MAX_CLIENT_NAME_LENGTH = 100;
 const CONSENT_COOKIE = "openclaw_consent";

@@ -152,6 +152,10 @@ export interface IssuedTokens {
   expiresIn: number;
 }
 
+/** Longest `state` accepted at `/authorize` (it is stored and echoed). */
+export const MAX_STATE_LENGTH = 1_024;
+/** Longest redirect URI or URL-shaped client id accepted, registered or stored. */
+export const MAX_URI_LENGTH = 2_048;
 /** Codes live this long. */
 export const CODE_TTL_MS = 5 * 60_000;
 /** Consent pages stay valid this long. */
