@@ -6,6 +6,7 @@
  */
 import type { Config } from "./config.ts";
 import { GatewayRegistry } from "./gateway/registry.ts";
+import { namespaceSessions, SessionKeys } from "./gateway/session_key.ts";
 import type { Logger } from "./log.ts";
 import { type BridgeServer, createServer, createToolset } from "./server.ts";
 import { TaskRunner } from "./tasks/runner.ts";
@@ -23,16 +24,36 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-/** Starts the task runner and returns the bridge. */
+/**
+ * Starts the task runner and returns the bridge. Session keys are namespaced
+ * per principal when more than one can exist (`MCP_SESSION_NAMESPACE`);
+ * pending tasks are held to the per-principal quota and deadline of
+ * `config.tasks`.
+ */
 export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger }): Bridge {
   const { kv, log } = effects;
   const shutdown = new AbortController();
   const gateways = new GatewayRegistry(config.instances);
-  const store = new TaskStore(kv, { ttlMs: config.tasks.ttlMs });
+  const sessions = new SessionKeys({
+    namespaced: namespaceSessions({
+      mode: config.sessions.namespace,
+      transport: config.transport,
+      oauth: config.auth.enabled,
+      staticTokens: config.http.authTokens.length,
+    }),
+    allowInternalKeys: config.sessions.allowInternalKeys,
+  });
+  const store = new TaskStore(kv, {
+    ttlMs: config.tasks.ttlMs,
+    maxPending: config.tasks.maxPending,
+    maxPendingBytes: config.tasks.maxPendingBytes,
+    pendingTtlMs: config.tasks.pendingTtlMs,
+  });
   const runner = new TaskRunner({
     store,
     gateways,
     log,
+    sessionKeys: sessions,
     concurrency: config.tasks.concurrency,
     leaseMs: config.tasks.leaseMs,
     instanceConcurrency: Object.fromEntries(
@@ -41,12 +62,20 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
   });
   runner.start();
   const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
-  const toolset = createToolset({ gateways, tasks });
+  const toolset = createToolset({ gateways, tasks, sessions });
   return {
     gateways,
     shutdown,
     serverFor: (owner) =>
-      createServer({ gateways, log, shutdown: shutdown.signal, owner, tasks, toolset }),
+      createServer({
+        gateways,
+        log,
+        shutdown: shutdown.signal,
+        owner,
+        tasks,
+        sessions,
+        toolset,
+      }),
     stop: () => runner.stop(),
   };
 }

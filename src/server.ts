@@ -25,6 +25,7 @@ import { z } from "zod";
 import { VERSION } from "./config.ts";
 import { BridgeError, toBridgeError } from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
+import type { SessionKeys } from "./gateway/session_key.ts";
 import type { Logger } from "./log.ts";
 import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
 import type { TaskRunner } from "./tasks/runner.ts";
@@ -78,6 +79,12 @@ export interface ServerDeps {
   owner?: string;
   /** The durable task store and its runner; without them only the sync tools exist. */
   tasks?: { store: TaskStore; runner: TaskRunner; ttlMs: number };
+  /**
+   * How `session_id` becomes the gateway's session key (namespaced per
+   * principal or not; internal-looking keys refused or allowed). Default:
+   * unchanged, internal keys refused. Give the runner the same policy.
+   */
+  sessions?: SessionKeys;
   /**
    * Prebuilt tools (see `createToolset`); built here when absent.
    *
@@ -180,15 +187,16 @@ export interface Toolset {
  * Builds the tools and their JSON Schemas. Do it once per process: an HTTP
  * session then costs a protocol object, not a fresh set of schemas.
  */
-export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks">): Toolset {
+export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions">): Toolset {
   const tools = new Map<string, Tool>();
+  const { gateways, sessions } = deps;
   for (
     const tool of [
-      chatTool(deps.gateways),
-      statusTool(deps.gateways),
-      instancesTool(deps.gateways),
-      agentsTool(deps.gateways),
-      ...(deps.tasks ? taskTools({ ...deps.tasks, gateways: deps.gateways }) : []),
+      chatTool(gateways, sessions),
+      statusTool(gateways),
+      instancesTool(gateways),
+      agentsTool(gateways),
+      ...(deps.tasks ? taskTools({ ...deps.tasks, gateways, sessions }) : []),
     ]
   ) tools.set(tool.name, tool);
   const listed = [...tools.values()].map((t) =>
@@ -260,7 +268,11 @@ export function createServer(deps: ServerDeps): BridgeServer {
         );
       }
       try {
-        const task = await submitChat({ ...tasks, gateways: deps.gateways }, {
+        const task = await submitChat({
+          ...tasks,
+          gateways: deps.gateways,
+          sessions: deps.sessions,
+        }, {
           owner,
           // Validated just above by openclaw_chat's own input schema (chatArgs).
           chat: parsed.data as unknown as ChatSubmission,

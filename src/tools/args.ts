@@ -24,10 +24,21 @@ export const messageArg: z.ZodType<string> = plainText("message").trim()
   )
   .describe("The message to send to the OpenClaw agent");
 
+/**
+ * Characters a session id may hold: it travels as an HTTP header value
+ * (`x-openclaw-session-key`), which carries visible ASCII, spaces and
+ * Latin-1 letters only (no line breaks, no C1 controls, nothing above U+00FF).
+ */
+export const SESSION_ID_PATTERN = /^[\u0020-\u007e\u00a0-\u00ff]*$/;
+
 /** The session id argument: conversation continuity across calls. */
 export const sessionArg: z.ZodOptional<z.ZodType<string>> = plainText("session_id").trim()
   .min(1, "session_id is empty; leave it out for a new conversation")
   .max(MAX_ID_CHARS, `session_id is longer than ${MAX_ID_CHARS} characters; use a shorter key`)
+  .regex(
+    SESSION_ID_PATTERN,
+    "session_id may hold only printable ASCII (letters, digits, punctuation, spaces) and Latin-1 letters (U+00A0-U+00FF), no line breaks: it is sent to the gateway as an HTTP header",
+  )
   .refine(
     (id) => !RESERVED_SESSION_PREFIXES.some((p) => id.toLowerCase().startsWith(p)),
     `session_id may not start with ${

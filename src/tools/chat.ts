@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
+import { SessionKeys } from "../gateway/session_key.ts";
 import { chatArgs } from "./args.ts";
 import type { Usage } from "../gateway/client.ts";
 import { defineTool, type Tool } from "./tool.ts";
@@ -13,6 +14,23 @@ import { throttle } from "../throttle.ts";
 
 /** Progress notifications are sent at most this often. */
 export const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * A progress message carries at most this many characters of the reply: its
+ * tail, after "…" when cut. Sending the whole reply so far each time would
+ * cost O(n²) bytes on the wire; the final result carries the whole reply.
+ */
+export const PROGRESS_TAIL_CHARS = 2_000;
+
+/** The last {@linkcode PROGRESS_TAIL_CHARS} characters of `text`, after "…" when cut. */
+export function progressTail(text: string, max = PROGRESS_TAIL_CHARS): string {
+  if (text.length <= max) return text;
+  let start = text.length - max;
+  // Never start on the second half of a surrogate pair.
+  const code = text.charCodeAt(start);
+  if (code >= 0xdc00 && code <= 0xdfff) start++;
+  return "…" + text.slice(start);
+}
 
 /** The structured result of a chat turn. */
 export const chatResult = z.object({
@@ -56,8 +74,11 @@ export function chatStructured(outcome: ChatOutcome): z.output<typeof chatResult
   };
 }
 
-/** Creates the `openclaw_chat` tool. */
-export function chatTool(gateways: GatewayRegistry): Tool {
+/**
+ * Creates the `openclaw_chat` tool. `sessions` turns the caller's
+ * `session_id` into the gateway's key (namespaced per principal or not).
+ */
+export function chatTool(gateways: GatewayRegistry, sessions = new SessionKeys()): Tool {
   return defineTool({
     name: "openclaw_chat",
     title: "Chat with OpenClaw",
@@ -67,15 +88,17 @@ export function chatTool(gateways: GatewayRegistry): Tool {
     output: chatResult,
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
     async run(args, context) {
+      sessions.check(args.session_id);
       const client = gateways.get(args.instance);
+      const sessionKey = await sessions.toGateway(context.owner, args.session_id);
       const progress = throttle<string>(
         PROGRESS_INTERVAL_MS,
-        (text) => context.progress(text.length, text),
+        (text) => context.progress(text.length, progressTail(text)),
       );
       try {
         const result = await client.chat({
           message: args.message,
-          sessionId: args.session_id,
+          sessionId: sessionKey,
           agent: args.agent,
           signal: context.signal,
           onDelta: (_delta, text) => progress.push(text),

@@ -3,6 +3,8 @@
  * SIGKILL mid-run, and MCP-native tasks.
  */
 import assert from "node:assert/strict";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { CallToolResultSchema, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { TestGateway } from "../helpers/test_gateway.ts";
 import { connectStdio, gatewayEnv, type StdioSession } from "../helpers/spawn.ts";
 
@@ -292,3 +294,58 @@ Deno.test("tasks: a plain openclaw_chat call stays direct (no task created)", op
     await gateway.close();
   }
 });
+
+Deno.test(
+  "tasks: past the pending quota chat_async returns quota_exceeded; bad task ids are refused",
+  opts,
+  async () => {
+    const gateway = await TestGateway.start();
+    gateway.fault = { kind: "hang" };
+    const session = await connectStdio({
+      env: {
+        ...gatewayEnv(gateway.url),
+        OPENCLAW_TASK_CONCURRENCY: "1",
+        OPENCLAW_TASK_MAX_PENDING: "2",
+      },
+    });
+    try {
+      const running = await ok(session, "openclaw_chat_async", { message: "runs" });
+      await gateway.waitFor(() => gateway.chats.length === 1);
+      const first = await ok(session, "openclaw_chat_async", { message: "waits 1" });
+      assert.equal(first.position, 0);
+      const second = await ok(session, "openclaw_chat_async", { message: "waits 2" });
+      assert.equal(second.position, 1, "position counts the caller's own tasks ahead");
+      const refused = await call(session, "openclaw_chat_async", { message: "one too many" });
+      assert.equal(refused.isError, true);
+      assert.equal((refused.structuredContent?.error as Structured).code, "quota_exceeded");
+      assert.match(refused.content[0].text!, /OPENCLAW_TASK_MAX_PENDING/);
+      assert.match(refused.content[0].text!, /Hint: /);
+      await ok(session, "openclaw_task_cancel", { task_id: first.task_id });
+      await ok(session, "openclaw_chat_async", { message: "fits again" });
+      await ok(session, "openclaw_task_cancel", { task_id: running.task_id });
+
+      const huge = "x".repeat(1_000_000);
+      const badStatus = await call(session, "openclaw_task_status", { task_id: huge });
+      assert.equal((badStatus.structuredContent?.error as Structured).code, "invalid_argument");
+      assert.match(badStatus.content[0].text!, /task_id is longer than 128/);
+      const badChars = await call(session, "openclaw_task_cancel", { task_id: "../x" });
+      assert.match(badChars.content[0].text!, /task_id may hold only letters/);
+      for (
+        const attempt of [
+          () => session.client.experimental.tasks.getTask(huge),
+          () => session.client.experimental.tasks.cancelTask(huge),
+          () => session.client.experimental.tasks.getTaskResult(huge, CallToolResultSchema),
+        ]
+      ) {
+        const error = await attempt().then(() => null, (e) => e as McpError);
+        assert.ok(error, "refused");
+        assert.equal(error.code, ErrorCode.InvalidParams);
+        assert.match(error.message, /task_id is not a valid task id/);
+        assert.doesNotMatch(error.message, /Key too large|xxxxxxxxxx/);
+      }
+    } finally {
+      await session.close();
+      await gateway.close();
+    }
+  },
+);

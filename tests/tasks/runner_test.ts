@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Instance } from "../../src/config.ts";
 import { GatewayRegistry } from "../../src/gateway/registry.ts";
+import { SessionKeys } from "../../src/gateway/session_key.ts";
 import { silentLogger } from "../../src/log.ts";
 import { TaskRunner, waitForTerminal } from "../../src/tasks/runner.ts";
 import { TaskStore } from "../../src/tasks/store.ts";
@@ -21,13 +22,17 @@ function instances(url: string, extra: Partial<Instance>[] = [{}]): Instance[] {
 }
 
 async function setup(
-  runnerOptions: { concurrency?: number; instanceConcurrency?: Record<string, number> } = {},
+  runnerOptions: {
+    concurrency?: number;
+    instanceConcurrency?: Record<string, number>;
+    sessionKeys?: SessionKeys;
+  } = {},
   instanceExtra?: Partial<Instance>[],
 ) {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/tasks.kv`);
   const gateway = await TestGateway.start();
-  const store = new TaskStore(kv);
+  const store = new TaskStore(kv, { pendingTtlMs: 60_000 });
   const gateways = new GatewayRegistry(instances(gateway.url, instanceExtra));
   const runner = new TaskRunner({
     store,
@@ -177,3 +182,82 @@ Deno.test(
     await s.gateway.waitFor(() => s.gateway.chats[1].aborted);
   },
 );
+
+Deno.test(
+  "runner: a principal's one task runs within the first 2 of 51, whatever the priorities",
+  opts,
+  async () => {
+    await using s = await setup({ concurrency: 1 });
+    for (let i = 0; i < 50; i++) {
+      await s.store.submit("a", { message: `a${i}`, instance: "default", priority: 100 });
+    }
+    const lone = await s.store.submit("b", {
+      message: "b-lone",
+      instance: "default",
+      priority: -100,
+    });
+    assert.equal(await s.store.position(lone), 0, "no other principal's task counts");
+    s.runner.start();
+    await waitForTerminal(s.store, lone.id);
+    const order = s.gateway.chats.map((c) =>
+      (c.body?.messages as { content: string }[])[0].content
+    );
+    assert.ok(order.slice(0, 2).includes("b-lone"), `b ran at ${order.indexOf("b-lone")}`);
+  },
+);
+
+Deno.test("runner: the session key sent is namespaced per principal when asked", opts, async () => {
+  await using s = await setup({ sessionKeys: new SessionKeys({ namespaced: true }) });
+  const a = await s.store.submit("token:aaaa", {
+    message: "1",
+    instance: "default",
+    sessionId: "s",
+  });
+  const b = await s.store.submit("token:bbbb", {
+    message: "2",
+    instance: "default",
+    sessionId: "s",
+  });
+  s.runner.start();
+  await waitForTerminal(s.store, a.id);
+  await waitForTerminal(s.store, b.id);
+  const keys = s.gateway.chats.map((c) => c.headers["x-openclaw-session-key"]);
+  assert.equal(keys.length, 2);
+  for (const key of keys) assert.match(key, /^mcp-[0-9a-f]{16}:s$/);
+  assert.notEqual(keys[0], keys[1], "two principals, two gateway conversations");
+  assert.ok(!keys.some((k) => k.includes("token:")), "the principal itself is never sent");
+  assert.equal(
+    (await s.store.get("token:aaaa", a.id)).sessionId,
+    "s",
+    "the record keeps the caller's key",
+  );
+});
+
+Deno.test("runner: a pending task past its deadline fails as task_expired", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/tasks.kv`);
+  const clock = { now: 1_000_000 };
+  const store = new TaskStore(kv, { now: () => clock.now, pendingTtlMs: 1_000 });
+  const gateway = await TestGateway.start();
+  const runner = new TaskRunner({
+    store,
+    gateways: new GatewayRegistry(instances(gateway.url)),
+    log: silentLogger,
+    idlePollMs: 50,
+  });
+  try {
+    const task = await store.submit("o", { message: "too late", instance: "default" });
+    clock.now += 1_000;
+    runner.start();
+    await waitForTerminal(store, task.id, undefined, 20);
+    const done = await store.get("o", task.id);
+    assert.equal(done.status, "failed");
+    assert.equal(done.error?.code, "task_expired");
+    assert.equal(gateway.chats.length, 0, "never sent to the gateway");
+  } finally {
+    await runner.stop();
+    await gateway.close();
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
