@@ -26,8 +26,12 @@ export class TokenBuckets {
     this.#now = now;
   }
 
-  /** Takes a token for `key`, or says how long until one is free. */
-  take(key: string): Take {
+  /**
+   * Takes `count` tokens for `key` (all or none), or says how long until
+   * that many are free. A `count` above the capacity never succeeds; its
+   * wait is a full refill.
+   */
+  take(key: string, count = 1): Take {
     const t = this.#now();
     if (this.#buckets.size > MAX_BUCKETS) {
       // Full buckets carry no information; drop them to bound memory.
@@ -39,13 +43,20 @@ export class TokenBuckets {
     bucket.tokens = Math.min(this.#capacity, bucket.tokens + (t - bucket.at) * this.#refillPerMs);
     bucket.at = t;
     this.#buckets.set(key, bucket);
-    if (bucket.tokens < 1) {
+    if (bucket.tokens < count) {
+      const missing = Math.min(count, this.#capacity) - bucket.tokens;
       return {
         ok: false,
-        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.#refillPerMs / 1000)),
+        retryAfterSeconds: Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000)),
       };
     }
-    bucket.tokens -= 1;
+    bucket.tokens -= count;
     return { ok: true };
+  }
+
+  /** Returns `count` tokens to `key`'s bucket (never above capacity). */
+  give(key: string, count = 1): void {
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.#capacity, bucket.tokens + count);
   }
 }

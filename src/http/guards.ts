@@ -1,6 +1,8 @@
 /**
  * HTTP guards as Hono middleware: Host and Origin validation (DNS-rebinding
- * protection) and a per-client rate limit. Authentication is in `src/auth/`.
+ * protection), a rate limit per principal or client (counting each message of
+ * a JSON-RPC batch), and a limit on failed authentication attempts per client
+ * address. Authentication is in `src/auth/`.
  *
  * @module
  */
@@ -88,10 +90,22 @@ export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
 export interface RateLimitOptions {
   /** Requests per minute per client; 0 disables. */
   perMinute: number;
-  /** Identifies the client: token hash or address. */
+  /** Identifies the client: the verified principal or the client address. */
   key: (c: Context) => string;
+  /**
+   * Tokens a request takes: one per JSON-RPC message, so a batch of 100
+   * costs 100 (default 1). A request costing more than is left is refused
+   * whole; one costing more than `perMinute` is always refused.
+   */
+  cost?: (c: Context) => number | Promise<number>;
   /** Clock in ms. */
   now?: () => number;
+}
+
+function tooManyRequests(message: string, retryAfterSeconds: number): Response {
+  return rpcError(429, -32000, `${message}; retry in ${retryAfterSeconds} s`, {
+    "retry-after": String(retryAfterSeconds),
+  });
 }
 
 /**
@@ -104,16 +118,57 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
   const buckets = new TokenBuckets(capacity, options.now);
   return async function limit(c, next) {
     if (capacity <= 0) return await next();
-    const taken = buckets.take(options.key(c));
+    const cost = options.cost ? await options.cost(c) : 1;
+    const taken = buckets.take(options.key(c), cost);
     if (!taken.ok) {
-      const retry = taken.retryAfterSeconds;
-      return rpcError(
-        429,
-        -32000,
-        `Too many requests: the limit is ${capacity} per minute; retry in ${retry} s`,
-        { "retry-after": String(retry) },
+      return tooManyRequests(
+        cost > capacity
+          ? `Too many requests: a batch of ${cost} messages exceeds the limit of ${capacity} per minute; send smaller batches`
+          : `Too many requests: the limit is ${capacity} per minute`,
+        taken.retryAfterSeconds,
       );
     }
     await next();
+  };
+}
+
+/** Options for {@linkcode limitAuthAttempts}. */
+export interface AuthAttemptOptions {
+  /** Attempts per minute per client address; 0 disables. */
+  perMinute: number;
+  /** The client address. */
+  key: (c: Context) => string;
+  /** Clock in ms. */
+  now?: () => number;
+}
+
+/**
+ * Wraps an authentication middleware so that failed attempts are limited per
+ * client address: each attempt takes a token from the address's bucket and
+ * a successful one gives it back as soon as `auth` passes the request on.
+ * Floods of missing or wrong tokens are throttled before the principal is
+ * known, while authenticated callers sharing an address (a proxy, a NAT) are
+ * limited per principal only, by {@linkcode rateLimit} after `auth`.
+ */
+export function limitAuthAttempts(
+  auth: MiddlewareHandler,
+  options: AuthAttemptOptions,
+): MiddlewareHandler {
+  const capacity = options.perMinute;
+  const buckets = new TokenBuckets(capacity, options.now);
+  return async function limitedAuth(c, next) {
+    if (capacity <= 0) return await auth(c, next);
+    const key = options.key(c);
+    const taken = buckets.take(key);
+    if (!taken.ok) {
+      return tooManyRequests(
+        `Too many unauthenticated requests from this address: the limit is ${capacity} per minute`,
+        taken.retryAfterSeconds,
+      );
+    }
+    return await auth(c, async () => {
+      buckets.give(key);
+      await next();
+    });
   };
 }

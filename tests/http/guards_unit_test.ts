@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { hostName, isLoopback, originMatches, rateLimit } from "../../src/http/guards.ts";
+import {
+  hostName,
+  isLoopback,
+  limitAuthAttempts,
+  originMatches,
+  rateLimit,
+} from "../../src/http/guards.ts";
+import { TokenBuckets } from "../../src/token_bucket.ts";
 import { tokenId } from "../../src/auth/bearer.ts";
 import { BoundedEventStore } from "../../src/http/event_store.ts";
 
@@ -39,6 +46,75 @@ Deno.test("guards: rate limit refills over time and keys clients apart", async (
   clock.now += 30_000;
   assert.equal(await hit("a"), 200, "one token back after half a minute");
   assert.equal(await hit("a"), 429);
+});
+
+Deno.test("guards: token buckets take several tokens at once, all or none, and take refunds", () => {
+  const clock = { now: 0 };
+  const buckets = new TokenBuckets(10, () => clock.now);
+  assert.deepEqual(buckets.take("k", 8), { ok: true });
+  assert.deepEqual(buckets.take("k", 3), { ok: false, retryAfterSeconds: 6 }, "2 left, 1 short");
+  assert.deepEqual(buckets.take("k", 2), { ok: true }, "the refusal took nothing");
+  buckets.give("k", 5);
+  assert.deepEqual(buckets.take("k", 5), { ok: true }, "the refund counts");
+  assert.equal(buckets.take("k").ok, false);
+  buckets.give("k", 100);
+  assert.deepEqual(buckets.take("k", 11), { ok: false, retryAfterSeconds: 1 }, "over capacity");
+  assert.deepEqual(buckets.take("k", 10), { ok: true }, "refunds stop at capacity");
+});
+
+Deno.test("guards: the rate limit charges a request's cost (a batch of n takes n)", async () => {
+  const app = new Hono();
+  app.use(
+    "*",
+    rateLimit({
+      perMinute: 150,
+      key: () => "one",
+      cost: async (c) => {
+        const body = await c.req.json();
+        return Array.isArray(body) ? body.length : 1;
+      },
+      now: () => 0,
+    }),
+  );
+  app.post("/", (c) => c.text("ok"));
+  const send = async (n: number) => {
+    const response = await app.request("/", {
+      method: "POST",
+      body: JSON.stringify(n === 1 ? {} : Array.from({ length: n }, () => ({}))),
+    });
+    return { status: response.status, body: await response.json().catch(() => null) };
+  };
+  assert.equal((await send(100)).status, 200);
+  const refused = await send(100);
+  assert.equal(refused.status, 429, "49 left: the batch is refused whole");
+  assert.equal(refused.body.error.code, -32000);
+  assert.equal((await send(49)).status, 200, "nothing was taken by the refusal");
+  const huge = await send(151);
+  assert.equal(huge.status, 429);
+  assert.match(huge.body.error.message, /batch of 151 messages exceeds the limit of 150/);
+});
+
+Deno.test("guards: failed authentication attempts are limited per address; good ones give back", async () => {
+  const app = new Hono();
+  const auth = limitAuthAttempts(
+    async function fakeAuth(c, next) {
+      if (c.req.header("authorization") !== "Bearer good") return c.text("no", 401);
+      await next();
+    },
+    { perMinute: 3, key: (c) => c.req.header("x-addr") ?? "?", now: () => 0 },
+  );
+  app.use("*", auth);
+  app.get("/", (c) => c.text("ok"));
+  const hit = async (token: string, addr = "1.1.1.1") =>
+    (await app.request("/", { headers: { authorization: `Bearer ${token}`, "x-addr": addr } }))
+      .status;
+  for (let i = 0; i < 10; i++) assert.equal(await hit("good"), 200, "successes cost nothing");
+  assert.deepEqual(
+    [await hit("bad"), await hit("bad"), await hit("bad"), await hit("bad")],
+    [401, 401, 401, 429],
+  );
+  assert.equal(await hit("good"), 429, "the address is throttled as a whole");
+  assert.equal(await hit("bad", "2.2.2.2"), 401, "another address has its own budget");
 });
 
 Deno.test("guards: token ids are stable and reveal nothing of the token", async () => {
