@@ -1,6 +1,8 @@
 /**
  * The HTTP app: Streamable HTTP at `/mcp` plus `/health` and `/ready`, behind
- * the guards, in this order: Host/Origin, CORS, body limit, rate limit, auth.
+ * the guards, in this order: Host/Origin, CORS, body limit, auth (failed
+ * attempts limited per client address), rate limit (per verified principal,
+ * each batch element counted).
  *
  * @module
  */
@@ -14,7 +16,13 @@ import { VERSION } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
-import { hostName, hostOriginGuard, originMatches, rateLimit } from "./guards.ts";
+import {
+  hostName,
+  hostOriginGuard,
+  limitAuthAttempts,
+  originMatches,
+  rateLimit,
+} from "./guards.ts";
 import { mcpBearer } from "../auth/bearer.ts";
 import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, SessionManager } from "./sessions.ts";
@@ -25,6 +33,13 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The principal of requests when no authentication is configured. */
 export const ANONYMOUS = "anonymous";
+
+/**
+ * How long one gateway probe answers `/ready` (which needs no login): a
+ * flood of `/ready` costs at most one probe of each gateway per window, and
+ * concurrent hits share the probe in flight.
+ */
+export const READY_PROBE_TTL_MS = 5_000;
 
 /** What the app needs. */
 export interface AppDeps {
@@ -40,6 +55,8 @@ export interface AppDeps {
   log: Logger;
   /** Public base URL (the OAuth issuer); known once the server listens. */
   issuer: () => string;
+  /** Clock in ms (sessions, the /ready cache). */
+  now?: () => number;
 }
 
 /** The app and the session table it serves. */
@@ -50,22 +67,52 @@ export interface HttpApp {
   sessions: SessionManager | null;
 }
 
-/** Hono environment: Deno's serve info, and the principal set by auth. */
-export type Env = { Bindings: Deno.ServeHandlerInfo; Variables: { principal: string } };
+/** A POST body to `/mcp`, read once: parsed JSON, or the error response for it. */
+type RpcBody = { ok: true; value: unknown } | { ok: false; response: Response };
 
-/** FNV-1a: a cheap, non-reversible key for rate-limit buckets. */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+/**
+ * Hono environment: Deno's serve info, the principal set by auth, and the
+ * parsed body (shared by the rate limit, which counts batch elements, and
+ * the handler).
+ */
+export type Env = {
+  Bindings: Deno.ServeHandlerInfo;
+  Variables: { principal: string; rpcBody: RpcBody };
+};
+
+async function readBody(c: Context<Env>): Promise<RpcBody> {
+  const cached = c.get("rpcBody");
+  if (cached) return cached;
+  let body: RpcBody;
+  const type = c.req.header("content-type") ?? "";
+  if (!type.toLowerCase().includes("application/json")) {
+    body = {
+      ok: false,
+      response: rpcError(
+        415,
+        -32000,
+        "Unsupported Media Type: Content-Type must be application/json",
+      ),
+    };
+  } else {
+    try {
+      body = { ok: true, value: await c.req.json() };
+    } catch {
+      body = {
+        ok: false,
+        response: rpcError(400, -32700, "Parse error: the body is not valid JSON"),
+      };
+    }
   }
-  return (h >>> 0).toString(16);
+  c.set("rpcBody", body);
+  return body;
 }
 
-function clientKey(c: Context<Env>, trustProxy: number): string {
-  const auth = c.req.header("authorization");
-  return auth ? `auth:${fnv1a(auth)}` : `ip:${clientAddress(c, trustProxy)}`;
+/** Rate-limit cost of a request: one per JSON-RPC message of a batch. */
+async function messageCount(c: Context<Env>): Promise<number> {
+  if (c.req.method !== "POST") return 1;
+  const body = await readBody(c);
+  return body.ok && Array.isArray(body.value) ? Math.max(1, body.value.length) : 1;
 }
 
 /** Builds the HTTP app. */
@@ -73,14 +120,19 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
   const { config, log } = deps;
   const http = config.http;
   const issuer = config.auth.issuerUrl;
+  const now = deps.now ?? Date.now;
   const app = new Hono<Env>();
+  const authMode = config.auth.enabled ? "oauth" : http.authTokens.length ? "bearer" : "none";
   const sessions = http.stateless ? null : new SessionManager({
     createServer: deps.createServer,
     idleMs: http.sessionIdleMs,
     max: http.maxSessions,
+    // Without authentication every caller is the one anonymous principal:
+    // a share of the slots would only lower the global cap.
+    maxPerPrincipal: authMode === "none" ? http.maxSessions : http.maxSessionsPerPrincipal,
     log,
+    now,
   });
-  const authMode = config.auth.enabled ? "oauth" : http.authTokens.length ? "bearer" : "none";
   const oauth = config.auth.enabled
     ? createOAuth({ config, kv: deps.kv, issuer: deps.issuer, log })
     : undefined;
@@ -127,6 +179,27 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
       ...(config.debug ? { sessions: sessions?.size ?? 0 } : {}),
     }));
 
+  let probe: { reports: ReturnType<typeof probeGateways>; settledAt: number | null } | null = null;
+  function probeGateways() {
+    return Promise.all(
+      deps.gateways.list().map(async (g) => ({ name: g.instance.name, ...(await g.health()) })),
+    );
+  }
+  function cachedProbe(): ReturnType<typeof probeGateways> {
+    if (probe && (probe.settledAt === null || now() - probe.settledAt < READY_PROBE_TTL_MS)) {
+      return probe.reports;
+    }
+    const current: NonNullable<typeof probe> = { reports: probeGateways(), settledAt: null };
+    probe = current;
+    current.reports.then(
+      () => current.settledAt = now(),
+      () => {
+        if (probe === current) probe = null;
+      },
+    );
+    return current.reports;
+  }
+
   app.get("/ready", async (c) => {
     const reasons: string[] = [];
     try {
@@ -134,9 +207,7 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     } catch {
       reasons.push("task store (Deno KV) is not readable");
     }
-    const reports = await Promise.all(
-      deps.gateways.list().map(async (g) => ({ name: g.instance.name, ...(await g.health()) })),
-    );
+    const reports = await cachedProbe();
     if (!reports.some((r) => r.status === "ok")) reasons.push("no gateway instance is healthy");
     const gateways = reports.map((r) => ({
       name: r.name,
@@ -166,31 +237,39 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
         rpcError(413, -32000, `Request body too large: at most ${MAX_BODY_BYTES} bytes`),
     }),
   );
+  const address = (c: Context) => clientAddress(c, config.trustProxy);
+  if (oauth || http.authTokens.length) {
+    app.use(
+      "/mcp",
+      limitAuthAttempts(await mcpBearer({ staticTokens: http.authTokens, oauth }), {
+        perMinute: http.rateLimitPerMinute,
+        key: address,
+        now,
+      }),
+    );
+  }
+  // After auth: keyed on the verified principal (never on the raw header,
+  // which a client can vary), or on the address when there is no auth.
   app.use(
     "/mcp",
-    rateLimit({ perMinute: http.rateLimitPerMinute, key: (c) => clientKey(c, config.trustProxy) }),
+    rateLimit({
+      perMinute: http.rateLimitPerMinute,
+      key: (c) => {
+        const principal = (c as Context<Env>).get("principal");
+        return principal ? `principal:${principal}` : `address:${address(c)}`;
+      },
+      cost: (c) => messageCount(c as Context<Env>),
+      now,
+    }),
   );
-  if (oauth || http.authTokens.length) {
-    app.use("/mcp", await mcpBearer({ staticTokens: http.authTokens, oauth }));
-  }
 
   app.on(["GET", "POST", "DELETE"], "/mcp", async (c) => {
     const owner = c.get("principal") ?? ANONYMOUS;
     let body: unknown;
     if (c.req.method === "POST") {
-      const type = c.req.header("content-type") ?? "";
-      if (!type.toLowerCase().includes("application/json")) {
-        return rpcError(
-          415,
-          -32000,
-          "Unsupported Media Type: Content-Type must be application/json",
-        );
-      }
-      try {
-        body = await c.req.json();
-      } catch {
-        return rpcError(400, -32700, "Parse error: the body is not valid JSON");
-      }
+      const read = await readBody(c);
+      if (!read.ok) return read.response;
+      body = read.value;
     }
     if (!sessions) return await handleStateless(c.req.raw, deps.createServer(owner), body);
     return await sessions.handle(c.req.raw, owner, body);

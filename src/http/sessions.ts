@@ -1,7 +1,10 @@
 /**
  * Streamable HTTP sessions: one MCP server and transport per session, bound
  * to the principal that opened it, closed after `idleMs` without requests,
- * capped at `max`. A stateless mode serves each request with a fresh server.
+ * capped at `maxPerPrincipal` per principal and `max` in all. A principal at
+ * either cap gets room by closing its own least recently used idle session
+ * (no request in flight); another principal's sessions are never touched.
+ * A stateless mode serves each request with a fresh server.
  *
  * @module
  */
@@ -11,14 +14,17 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../log.ts";
-import { BoundedEventStore } from "./event_store.ts";
+import { BoundedEventStore, type EventStoreOptions } from "./event_store.ts";
 import { rpcError } from "./rpc_error.ts";
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: BridgeServer;
+  events: BoundedEventStore;
   owner: string;
   lastSeen: number;
+  /** POST requests whose response is still open. */
+  inFlight: number;
 }
 
 /** Options for {@linkcode SessionManager}. */
@@ -29,6 +35,10 @@ export interface SessionOptions {
   idleMs: number;
   /** Most live sessions. */
   max: number;
+  /** Most live sessions of one principal (default `max`). */
+  maxPerPrincipal?: number;
+  /** Bounds of each session's event store (defaults in `event_store.ts`). */
+  events?: Omit<EventStoreOptions, "now">;
   /** Logger. */
   log: Logger;
   /** Clock in ms. */
@@ -38,6 +48,8 @@ export interface SessionOptions {
 /** Routes `/mcp` requests to sessions. */
 export class SessionManager {
   #sessions = new Map<string, Session>();
+  /** Initializations under way per principal: they hold a slot. */
+  #opening = new Map<string, number>();
   #o: SessionOptions;
   #now: () => number;
   #timer: number;
@@ -59,6 +71,11 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
+  /** Bytes held by a session's event store (for tests and diagnostics). */
+  eventBytes(sessionId: string): number | undefined {
+    return this.#sessions.get(sessionId)?.events.bytes;
+  }
+
   /**
    * Handles one request. `body` is the parsed JSON body of a POST.
    * Unknown or expired session ids and another principal's session give 404,
@@ -75,8 +92,7 @@ export class SessionManager {
           "Session not found: it expired or was closed; initialize a new one",
         );
       }
-      session.lastSeen = this.#now();
-      return await session.transport.handleRequest(request, { parsedBody: body });
+      return await this.#serve(session, request, body);
     }
     if (request.method !== "POST" || !isInitialize(body)) {
       return rpcError(
@@ -85,23 +101,118 @@ export class SessionManager {
         "Bad Request: no Mcp-Session-Id; send an initialize request first",
       );
     }
-    if (this.#sessions.size >= this.#o.max) {
-      return rpcError(503, -32000, "Too many sessions open; retry later");
+    const refused = this.#makeRoom(owner);
+    if (refused) return refused;
+    let reserved = true;
+    const release = () => {
+      if (!reserved) return;
+      reserved = false;
+      const n = (this.#opening.get(owner) ?? 1) - 1;
+      if (n > 0) this.#opening.set(owner, n);
+      else this.#opening.delete(owner);
+    };
+    this.#opening.set(owner, (this.#opening.get(owner) ?? 0) + 1);
+    try {
+      const server = this.#o.createServer(owner);
+      const events = new BoundedEventStore({ ...this.#o.events, now: this.#now });
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => crypto.randomUUID(),
+        eventStore: events,
+        onsessioninitialized: (sessionId) => {
+          release();
+          this.#sessions.set(sessionId, {
+            transport,
+            server,
+            events,
+            owner,
+            lastSeen: this.#now(),
+            inFlight: 0,
+          });
+          this.#o.log.debug("session_opened", { sessions: this.#sessions.size });
+        },
+        onsessionclosed: (sessionId) => {
+          this.#drop(sessionId);
+        },
+      });
+      await server.connect(transport);
+      return await transport.handleRequest(request, { parsedBody: body });
+    } finally {
+      release();
     }
-    const server = this.#o.createServer(owner);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => crypto.randomUUID(),
-      eventStore: new BoundedEventStore(),
-      onsessioninitialized: (sessionId) => {
-        this.#sessions.set(sessionId, { transport, server, owner, lastSeen: this.#now() });
-        this.#o.log.debug("session_opened", { sessions: this.#sessions.size });
-      },
-      onsessionclosed: (sessionId) => {
-        this.#drop(sessionId);
-      },
+  }
+
+  /**
+   * Frees a slot for a new session of `owner` if a cap is reached, by closing
+   * the owner's least recently used idle session; a 503 response if it has none.
+   */
+  #makeRoom(owner: string): Response | null {
+    let mine = this.#opening.get(owner) ?? 0;
+    let opening = 0;
+    for (const n of this.#opening.values()) opening += n;
+    for (const session of this.#sessions.values()) if (session.owner === owner) mine++;
+    const perPrincipal = this.#o.maxPerPrincipal ?? this.#o.max;
+    const atOwnCap = mine >= perPrincipal;
+    if (!atOwnCap && this.#sessions.size + opening < this.#o.max) return null;
+    let victim: [string, Session] | undefined;
+    for (const entry of this.#sessions) {
+      const session = entry[1];
+      if (session.owner !== owner || session.inFlight > 0) continue;
+      if (!victim || session.lastSeen < victim[1].lastSeen) victim = entry;
+    }
+    if (!victim) {
+      return rpcError(
+        503,
+        -32000,
+        atOwnCap
+          ? `Too many sessions open for this principal (at most ${perPrincipal}) and none is idle; close one or retry later`
+          : "Too many sessions open; retry later",
+      );
+    }
+    this.#drop(victim[0]);
+    this.#o.log.info("session_evicted", {
+      cap: atOwnCap ? "principal" : "global",
+      live: this.#sessions.size,
     });
-    await server.connect(transport);
-    return await transport.handleRequest(request, { parsedBody: body });
+    return null;
+  }
+
+  /** Serves a request on a live session, counting it in flight until its response ends. */
+  async #serve(session: Session, request: Request, body: unknown): Promise<Response> {
+    session.lastSeen = this.#now();
+    const lastEventId = request.method === "GET" ? request.headers.get("last-event-id") : null;
+    if (lastEventId && !(await session.events.getStreamIdForEventId(lastEventId))) {
+      // The transport would say "Invalid event ID format"; the truth is that
+      // the stream was dropped (finished a while ago, or past the store's bounds).
+      return rpcError(
+        400,
+        -32000,
+        "Last-Event-ID is no longer held: its stream finished or expired, so nothing can be replayed; retry the request if its result was not received",
+      );
+    }
+    if (request.method !== "POST") {
+      return await session.transport.handleRequest(request, { parsedBody: body });
+    }
+    session.inFlight++;
+    const settle = () => {
+      session.inFlight--;
+      session.lastSeen = this.#now();
+    };
+    let response: Response;
+    try {
+      response = await session.transport.handleRequest(request, { parsedBody: body });
+    } catch (error) {
+      settle();
+      throw error;
+    }
+    if (!response.body) {
+      settle();
+      return response;
+    }
+    return new Response(whenDone(response.body, settle), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   }
 
   #drop(sessionId: string): void {
@@ -112,14 +223,19 @@ export class SessionManager {
     this.#o.log.debug("session_closed", { sessions: this.#sessions.size });
   }
 
-  /** Closes sessions idle for longer than the limit; returns how many. */
+  /**
+   * Closes sessions idle for longer than the limit (none with a request in
+   * flight) and trims the event stores of the others; returns how many closed.
+   */
   sweep(): number {
     const cutoff = this.#now() - this.#o.idleMs;
     let closed = 0;
     for (const [id, session] of this.#sessions) {
-      if (session.lastSeen <= cutoff) {
+      if (session.lastSeen <= cutoff && session.inFlight === 0) {
         this.#drop(id);
         closed++;
+      } else {
+        session.events.prune();
       }
     }
     if (closed) this.#o.log.info("sessions_expired", { closed, live: this.#sessions.size });
@@ -133,6 +249,40 @@ export class SessionManager {
     this.#sessions.clear();
     await Promise.all(all.map((s) => s.server.close().catch(() => {})));
   }
+}
+
+/** Passes `body` through, calling `done` once when it ends, fails or is cancelled. */
+function whenDone(
+  body: ReadableStream<Uint8Array>,
+  done: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let settled = false;
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    done();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          settle();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        settle();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      settle();
+      return reader.cancel(reason);
+    },
+  });
 }
 
 function isInitialize(body: unknown): boolean {

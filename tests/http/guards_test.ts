@@ -209,6 +209,92 @@ Deno.test("guards: the rate limit answers 429 with Retry-After", opts, async () 
 });
 
 Deno.test(
+  "guards: the rate limit keys on the verified token, not the header's spelling",
+  opts,
+  async () => {
+    await serve(
+      { MCP_AUTH_TOKENS: "token-one-0123456789", MCP_RATE_LIMIT: "5" },
+      async (server) => {
+        // Each request spells the header differently (more spaces after "Bearer").
+        const statuses: number[] = [];
+        for (let i = 1; i <= 15; i++) {
+          const r = await post(server.url, INIT, {
+            authorization: `Bearer${" ".repeat(i)}token-one-0123456789`,
+          });
+          statuses.push(r.status);
+          if (r.status === 429) {
+            assert.ok(Number(r.headers.get("retry-after")) >= 1);
+            const body = await expectJson(r, 429);
+            assert.equal((body.error as { code: number }).code, -32000);
+          } else await r.body?.cancel();
+        }
+        assert.ok(statuses.filter((s) => s === 200).length <= 5, statuses.join(","));
+        assert.deepEqual(statuses.slice(5), Array(10).fill(429), statuses.join(","));
+      },
+    );
+  },
+);
+
+Deno.test(
+  "guards: wrong tokens are throttled per address before auth, however they are spelled",
+  opts,
+  async () => {
+    await serve(
+      { MCP_AUTH_TOKENS: "token-one-0123456789", MCP_RATE_LIMIT: "5" },
+      async (server) => {
+        const statuses: number[] = [];
+        for (let i = 1; i <= 15; i++) {
+          const r = await post(server.url, INIT, { authorization: `Bearer wrong-${i}` });
+          statuses.push(r.status);
+          await r.body?.cancel();
+        }
+        assert.deepEqual(statuses, [...Array(5).fill(401), ...Array(10).fill(429)]);
+      },
+    );
+  },
+);
+
+Deno.test(
+  "guards: each message of a JSON-RPC batch counts against the rate limit",
+  opts,
+  async () => {
+    await serve({ MCP_RATE_LIMIT: "150" }, async (server) => {
+      const init = await post(server.url, INIT);
+      const session = init.headers.get("mcp-session-id")!;
+      await init.body?.cancel();
+      const headers = { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" };
+      const initialized = await post(
+        server.url,
+        JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+        headers,
+      );
+      await initialized.body?.cancel();
+      const batch = (from: number, n: number) =>
+        JSON.stringify(
+          Array.from({ length: n }, (_, i) => ({ jsonrpc: "2.0", id: from + i, method: "ping" })),
+        );
+      // 148 tokens left: a batch of 100 passes and takes 100.
+      const first = await post(server.url, batch(100, 100), headers);
+      assert.equal(first.status, 200);
+      assert.equal((await first.text()).match(/"result"/g)?.length, 100);
+      // 48 left: the next batch of 100 is refused whole, as one JSON-RPC error with Retry-After.
+      const second = await post(server.url, batch(200, 100), headers);
+      const refused = await expectJson(second, 429);
+      assert.equal((refused.error as { code: number }).code, -32000);
+      assert.ok(Number(second.headers.get("retry-after")) >= 1);
+      // The refusal took nothing: 48 single calls still pass, the 49th does not.
+      const singles: number[] = [];
+      for (let i = 0; i < 49; i++) {
+        const r = await post(server.url, batch(300 + i, 1).slice(1, -1), headers);
+        singles.push(r.status);
+        await r.body?.cancel();
+      }
+      assert.deepEqual(singles, [...Array(48).fill(200), 429]);
+    });
+  },
+);
+
+Deno.test(
   "guards: static bearer tokens; 401 with WWW-Authenticate; tasks per token",
   opts,
   async () => {

@@ -8,6 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SseParser } from "../../src/gateway/sse.ts";
+import { READY_PROBE_TTL_MS } from "../../src/http/app.ts";
 import { TestGateway } from "../helpers/test_gateway.ts";
 import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../helpers/spawn.ts";
 
@@ -300,6 +301,8 @@ Deno.test(
       assert.equal(body.status, "ready");
       assert.equal(body.gateways[0].status, "ok");
       gateway.fault = { kind: "status", status: 401 };
+      // A probe answers /ready for READY_PROBE_TTL_MS; the next one sees the fault.
+      await new Promise((r) => setTimeout(r, READY_PROBE_TTL_MS));
       const notReady = await fetch(`${server.url}/ready`);
       assert.equal(notReady.status, 503);
       const reasons = await notReady.json();

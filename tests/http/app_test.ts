@@ -1,0 +1,123 @@
+/**
+ * The HTTP app in process (real Hono app on a loopback port, real bridge,
+ * loopback test gateway), where the test needs to look inside: a session's
+ * event-store bytes, or a clock it controls.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { loadConfig } from "../../src/config.ts";
+import { startBridge } from "../../src/bridge.ts";
+import { createApp, type HttpApp, READY_PROBE_TTL_MS } from "../../src/http/app.ts";
+import { EVENT_BYTES_PER_SESSION } from "../../src/http/event_store.ts";
+import { silentLogger } from "../../src/log.ts";
+import { TestGateway } from "../helpers/test_gateway.ts";
+import { gatewayEnv } from "../helpers/spawn.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+interface InProcess {
+  url: string;
+  http: HttpApp;
+  gateway: TestGateway;
+  clock: { t: number };
+}
+
+async function withApp(
+  fn: (app: InProcess) => Promise<void>,
+  options: { env?: Record<string, string>; chunkDelayMs?: number; realClock?: boolean } = {},
+) {
+  const gateway = await TestGateway.start({ chunkDelayMs: options.chunkDelayMs });
+  const command = loadConfig({
+    args: ["--transport", "http"],
+    env: { ...gatewayEnv(gateway.url), MCP_RATE_LIMIT: "0", ...(options.env ?? {}) },
+  });
+  if (command.kind !== "run") throw new Error("expected a run command");
+  const config = command.config;
+  const kv = await Deno.openKv(":memory:");
+  const bridge = startBridge(config, { kv, log: silentLogger });
+  const clock = { t: Date.now() };
+  let url = "";
+  const http = await createApp({
+    config,
+    createServer: bridge.serverFor,
+    gateways: bridge.gateways,
+    kv,
+    log: silentLogger,
+    issuer: () => url,
+    now: options.realClock ? Date.now : () => clock.t,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => http.app.fetch(request, info),
+  );
+  url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  try {
+    await fn({ url, http, gateway, clock });
+  } finally {
+    await http.sessions?.close();
+    bridge.shutdown.abort();
+    await server.shutdown();
+    await bridge.stop();
+    kv.close();
+    await gateway.close();
+  }
+}
+
+Deno.test(
+  "app: 200 calls with progress in one session keep the event store under its byte bound",
+  opts,
+  async () => {
+    await withApp(async ({ url, http }) => {
+      const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`));
+      const client = new Client({ name: "memory", version: "0" });
+      await client.connect(transport);
+      // ~20 KB replies streamed in 10 chunks: each call stores progress and a ~40 KB result.
+      const message = Array.from({ length: 10 }, (_, i) => `${i}`.repeat(2_000)).join(" ");
+      let progressEvents = 0;
+      let peak = 0;
+      const calls = 200;
+      for (let i = 0; i < calls; i += 20) {
+        await Promise.all(Array.from({ length: 20 }, async (_, j) => {
+          const result = await client.callTool(
+            { name: "openclaw_chat", arguments: { message: `${i + j} ${message}` } },
+            undefined,
+            { onprogress: () => progressEvents++ },
+          );
+          assert.equal(result.isError, undefined);
+        }));
+        peak = Math.max(peak, http.sessions!.eventBytes(transport.sessionId!)!);
+      }
+      // Before the bound: 10.6 MB held after 200 calls (all 400 progress events and results).
+      assert.ok(progressEvents >= calls, `${progressEvents} progress events`);
+      assert.ok(peak <= EVENT_BYTES_PER_SESSION, `peak ${peak} > ${EVENT_BYTES_PER_SESSION}`);
+      await client.close();
+    }, { chunkDelayMs: 30, realClock: true });
+  },
+);
+
+Deno.test("app: 50 /ready hits cost one gateway probe per window", opts, async () => {
+  await withApp(async ({ url, gateway, clock }) => {
+    const probes = () => gateway.requests.filter((r) => r.path === "/readyz").length;
+    const hit = async () => {
+      const response = await fetch(`${url}/ready`);
+      await response.body?.cancel();
+      return response.status;
+    };
+    // Concurrent hits share the probe in flight; later ones reuse its result.
+    const statuses = await Promise.all(Array.from({ length: 25 }, hit));
+    for (let i = 0; i < 25; i++) statuses.push(await hit());
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    assert.equal(probes(), 1, `${probes()} probes for 50 hits`);
+
+    gateway.fault = { kind: "status", status: 401 };
+    clock.t += READY_PROBE_TTL_MS - 1;
+    assert.equal(await hit(), 200, "still the cached verdict");
+    assert.equal(probes(), 1);
+    clock.t += 1;
+    assert.equal(await hit(), 503, "a new window probes again and sees the fault");
+    assert.equal(probes(), 2);
+  });
+});
