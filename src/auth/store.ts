@@ -156,6 +156,8 @@ export interface IssuedTokens {
 export const MAX_STATE_LENGTH = 1_024;
 /** Longest redirect URI or URL-shaped client id accepted, registered or stored. */
 export const MAX_URI_LENGTH = 2_048;
+/** The shape of ids this store issues (clients `dcr_…`, consents): anything else is unknown. */
+const ISSUED_ID = /^(?:dcr_)?[A-Za-z0-9_-]{16,64}$/;
 /** Codes live this long. */
 export const CODE_TTL_MS = 5 * 60_000;
 /** Consent pages stay valid this long. */
@@ -203,6 +205,8 @@ export class OAuthStore {
 
   /** A dynamically registered client, unless it expired. */
   async getClient(clientId: string): Promise<OAuthClient | null> {
+    // Never let a caller-chosen string become a KV key: it may exceed KV's key size.
+    if (!ISSUED_ID.test(clientId)) return null;
     const client = (await this.#kv.get<OAuthClient>(["oauth_client", clientId])).value;
     // Records from before expiry existed have no expiresAt: they count as approved and live.
     return client && (client.expiresAt ?? Infinity) > this.#now() ? client : null;
@@ -269,6 +273,7 @@ export class OAuthStore {
    * `full` when `maxApproved` live approved clients exist.
    */
   async approveClient(clientId: string, limits: ClientLimits): Promise<Approval> {
+    if (!ISSUED_ID.test(clientId)) return "gone";
     for (let i = 0; i < MAX_RETRIES; i++) {
       const now = this.#now();
       const guard = await this.#kv.get(["oauth_dcr_guard"]);
@@ -377,6 +382,7 @@ export class OAuthStore {
 
   /** The consent request, if still valid. */
   async getConsent(id: string): Promise<ConsentRecord | null> {
+    if (!ISSUED_ID.test(id)) return null;
     const record = (await this.#kv.get<ConsentRecord>(["oauth_consent", id])).value;
     return record && record.expiresAt > this.#now() ? record : null;
   }
@@ -388,6 +394,7 @@ export class OAuthStore {
    * `max` were reserved; `gone` when the page expired or ended.
    */
   async reserveConsentAttempt(id: string, max: number): Promise<ConsentAttempt> {
+    if (!ISSUED_ID.test(id)) return { ok: false, reason: "gone" };
     const key = ["oauth_consent", id];
     for (;;) {
       const entry = await this.#kv.get<ConsentRecord>(key);
@@ -407,6 +414,7 @@ export class OAuthStore {
 
   /** Ends a consent request (approved, denied or abandoned). */
   async endConsent(id: string): Promise<void> {
+    if (!ISSUED_ID.test(id)) return;
     await this.#kv.delete(["oauth_consent", id]);
   }
 

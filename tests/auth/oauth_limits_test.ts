@@ -189,6 +189,29 @@ Deno.test("authorize: a consent page past its expiry is refused even if KV still
   });
 });
 
+Deno.test("authorize, token: ids far beyond KV's key size are unknown, not server errors", async () => {
+  await withServer({}, async (server) => {
+    const huge = "a".repeat(5_000);
+    const post = await server.fetchFrom("192.0.2.1")(`${server.base}/authorize`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        cookie: "openclaw_consent=x",
+      },
+      body: new URLSearchParams({ consent_id: huge, password: "p", action: "approve" }),
+    });
+    assert.equal(post.status, 400);
+    assert.match(await post.text(), /expired/);
+    const tokens = await token(server, {
+      grant_type: "refresh_token",
+      refresh_token: "r",
+      client_id: huge,
+    });
+    assert.equal(tokens.status, 401);
+    assert.equal(tokens.body.error, "invalid_client");
+  });
+});
+
 Deno.test("register: unapproved registrations expire after an hour and stop counting", async () => {
   await withServer({}, async (server) => {
     const store = new OAuthStore(server.kv, { now: server.now });
