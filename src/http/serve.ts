@@ -2,6 +2,8 @@
  * Serves the HTTP app with `Deno.serve` until SIGTERM/SIGINT (or `signal`),
  * then shuts down within 10 s: in-flight calls are cancelled, sessions closed,
  * and open connections drained.
+ * A failing listener (out of file handles) never ends the process: it is
+ * opened again on the same port.
  *
  * @module
  */

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { TestGateway } from "../helpers/test_gateway.ts";
 import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE } from "../helpers/spawn.ts";
+import { SHUTDOWN_MS } from "../../src/http/serve.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const FILE_LIMIT = 256;
@@ -123,6 +124,41 @@ Deno.test(
       assert.doesNotMatch(log, /\n\s+at /, "no stack trace");
       const status = await server.stop();
       assert.equal(status.code, 0, "graceful exit after recovery");
+    } finally {
+      for (const conn of connections) conn.close();
+      await server.stop();
+      await gateway.close();
+    }
+  },
+);
+
+Deno.test(
+  "reliability: SIGTERM while file handles are used up still stops gracefully within 10 s",
+  opts,
+  async () => {
+    const gateway = await TestGateway.start();
+    const server = await startLimited(gatewayEnv(gateway.url));
+    const { hostname, port } = new URL(server.url);
+    const connections: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < CONNECTIONS; i++) {
+        try {
+          connections.push(await Deno.connect({ hostname, port: Number(port) }));
+        } catch {
+          // Refused while the listener is down.
+        }
+      }
+      await waitFor(
+        () => server.stderr().includes("Too many open files") || undefined,
+        5_000,
+      ).catch(() => assert.fail(`the file handles never ran out:\n${server.stderr()}`));
+      assert.equal(server.exited(), undefined, `server exited:\n${server.stderr()}`);
+      // The idle connections stay open: shutdown must not wait for them.
+      const started = performance.now();
+      const status = await server.stop();
+      assert.equal(status.code, 0, server.stderr());
+      assert.ok(performance.now() - started < SHUTDOWN_MS + 2_000, "bounded shutdown");
+      assert.match(server.stderr(), /"event":"shutting_down"/);
     } finally {
       for (const conn of connections) conn.close();
       await server.stop();
