@@ -539,3 +539,78 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "oauth: through the real server, a 60 KB-state flood is refused, then throttled; spoofed addresses still hit the owner lock",
+  opts,
+  async () => {
+    await withAuthServer({ TRUST_PROXY: "1" }, async (server) => {
+      const base = server.url;
+      const from = (address: string) => ({ "x-forwarded-for": address });
+      const reg = await register(base, {
+        redirect_uris: [CALLBACK],
+        token_endpoint_auth_method: "none",
+      });
+      const url = (extra: Record<string, string> = {}) =>
+        authorizeUrl(base, {
+          response_type: "code",
+          client_id: reg.body.client_id,
+          redirect_uri: CALLBACK,
+          code_challenge: "a".repeat(43),
+          code_challenge_method: "S256",
+          ...extra,
+        });
+      const statuses: string[] = [];
+      for (let i = 0; i < 35; i++) {
+        const r = await fetch(url({ state: "x".repeat(60 * 1024) }), {
+          redirect: "manual",
+          headers: from("203.0.113.50"),
+        });
+        await r.body?.cancel();
+        statuses.push(
+          r.status === 302
+            ? new URL(r.headers.get("location")!).searchParams.get("error")!
+            : String(
+              r.status,
+            ),
+        );
+      }
+      assert.deepEqual(statuses, [...Array(30).fill("invalid_request"), ...Array(5).fill("429")]);
+
+      // Ten wrong passwords, each from a new (spoofed) address on a new page, then the right one.
+      const page = async (address: string) => {
+        const r = await fetch(url(), { redirect: "manual", headers: from(address) });
+        return await consentForm(r);
+      };
+      for (let i = 0; i < 10; i++) {
+        const form = await page(`198.51.100.${i}`);
+        const r = await fetch(`${base}/authorize`, {
+          method: "POST",
+          redirect: "manual",
+          headers: {
+            ...from(`198.51.100.${i}`),
+            "content-type": "application/x-www-form-urlencoded",
+            cookie: form.cookie,
+          },
+          body: new URLSearchParams({ consent_id: form.consentId, password: `guess ${i}` }),
+        });
+        assert.equal(r.status, 401);
+        await r.body?.cancel();
+      }
+      const form = await page("192.0.2.77");
+      const locked = await fetch(`${base}/authorize`, {
+        method: "POST",
+        redirect: "manual",
+        headers: {
+          ...from("192.0.2.77"),
+          "content-type": "application/x-www-form-urlencoded",
+          cookie: form.cookie,
+        },
+        body: new URLSearchParams({ consent_id: form.consentId, password: PASSWORD }),
+      });
+      assert.equal(locked.status, 429, "the right password is refused while locked");
+      assert.match(await locked.text(), /Password locked/);
+      assert.ok(Number(locked.headers.get("retry-after")) >= 1);
+    });
+  },
+);
