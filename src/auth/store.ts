@@ -254,9 +254,10 @@ export class OAuthStore {
           { registeredBy: meta.registeredBy, expiresAt: client.expiresAt! } satisfies PendingEntry,
           { expireIn: limits.pendingTtlMs },
         );
-      // The list is in key order, createdAt first: live[0] is the oldest.
+      // The list is in key order, createdAt first: live[0] is the oldest. (Bounded per call,
+      // for the atomic's size, should the cap ever be lowered below what KV holds.)
       const evict = live.length >= limits.maxPending
-        ? live.slice(0, live.length - limits.maxPending + 1)
+        ? live.slice(0, Math.min(SWEEP_BATCH, live.length - limits.maxPending + 1))
         : [];
       for (const entry of [...evict, ...expired.slice(0, SWEEP_BATCH)]) {
         op.delete(entry.key).delete(["oauth_client", entry.key[2] as string]);
