@@ -25,7 +25,6 @@ import { z } from "zod";
 import { VERSION } from "./config.ts";
 import { BridgeError, toBridgeError } from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
-import type { SessionKeys } from "./gateway/session_key.ts";
 import type { Logger } from "./log.ts";
 import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
 import type { TaskRunner } from "./tasks/runner.ts";
@@ -82,9 +81,15 @@ export interface ServerDeps {
   /**
    * How `session_id` becomes the gateway's session key (namespaced per
    * principal or not; internal-looking keys refused or allowed). Default:
-   * unchanged, internal keys refused. Give the runner the same policy.
+   * unchanged, internal keys refused. A `SessionKeys` of
+   * `gateway/session_key.ts`; give the runner the same one.
    */
-  sessions?: SessionKeys;
+  sessions?: {
+    /** Throws `invalid_argument` for a refused session_id. */
+    check(sessionId: string | undefined): void;
+    /** The key sent to the gateway. */
+    toGateway(principal: string, sessionId: string | undefined): Promise<string | undefined>;
+  };
   /**
    * Prebuilt tools (see `createToolset`); built here when absent.
    *

@@ -67,8 +67,16 @@ async function digest(principal: string): Promise<string> {
   return [...bytes.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** What the tools and the runner need of a {@linkcode SessionKeys}. */
+export interface SessionKeyPolicy {
+  /** Throws `invalid_argument` for a refused session_id. */
+  check(sessionId: string | null | undefined): void;
+  /** The key sent to the gateway. */
+  toGateway(principal: string, sessionId: string | null | undefined): Promise<string | undefined>;
+}
+
 /** The session-key policy of one bridge. */
-export class SessionKeys {
+export class SessionKeys implements SessionKeyPolicy {
   /** Whether keys are prefixed per principal. */
   readonly namespaced: boolean;
   /** Whether internal-looking keys are accepted. */

@@ -41,8 +41,13 @@ export interface RunnerOptions {
   idlePollMs?: number;
   /** Unique id of this runner. */
   id?: string;
-  /** Turns a task's session_id into the gateway's key (per principal or not). Default: unchanged. */
-  sessionKeys?: SessionKeys;
+  /**
+   * Turns a task's session_id into the gateway's key (per principal or not;
+   * a `SessionKeys` of `gateway/session_key.ts`). Default: unchanged.
+   */
+  sessionKeys?: {
+    toGateway(principal: string, sessionId: string | null): Promise<string | undefined>;
+  };
 }
 
 interface Active {
@@ -75,7 +80,7 @@ export class TaskRunner {
   #leaseMs: number;
   #watchMs: number;
   #idlePollMs: number;
-  #sessionKeys: SessionKeys;
+  #sessionKeys: NonNullable<RunnerOptions["sessionKeys"]>;
   #active = new Map<string, Active>();
   #wake?: () => void;
   #stopped = false;
@@ -178,6 +183,12 @@ export class TaskRunner {
         },
       });
       if (!claim) return;
+      if (this.#stopped) {
+        // stop() came while this claim was in flight: hand the task back
+        // rather than start it after stop() stopped waiting.
+        await this.#store.release(claim);
+        return;
+      }
       const active: Active = {
         claim,
         controller: new AbortController(),

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
-import { SessionKeys } from "../gateway/session_key.ts";
+import { type SessionKeyPolicy, SessionKeys } from "../gateway/session_key.ts";
 import { chatArgs } from "./args.ts";
 import type { Usage } from "../gateway/client.ts";
 import { defineTool, type Tool } from "./tool.ts";
@@ -78,7 +78,10 @@ export function chatStructured(outcome: ChatOutcome): z.output<typeof chatResult
  * Creates the `openclaw_chat` tool. `sessions` turns the caller's
  * `session_id` into the gateway's key (namespaced per principal or not).
  */
-export function chatTool(gateways: GatewayRegistry, sessions = new SessionKeys()): Tool {
+export function chatTool(
+  gateways: GatewayRegistry,
+  sessions: SessionKeyPolicy = new SessionKeys(),
+): Tool {
   return defineTool({
     name: "openclaw_chat",
     title: "Chat with OpenClaw",

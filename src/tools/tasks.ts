@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
-import { SessionKeys } from "../gateway/session_key.ts";
+import { type SessionKeyPolicy, SessionKeys } from "../gateway/session_key.ts";
 import type { TaskRunner } from "../tasks/runner.ts";
 import {
   MAX_TASK_ID_CHARS,
@@ -66,7 +66,7 @@ export interface TaskToolDeps {
   /** To validate instance names at submit time. */
   gateways: GatewayRegistry;
   /** To refuse internal-looking session ids at submit time; none: refuse them. */
-  sessions?: SessionKeys;
+  sessions?: SessionKeyPolicy;
 }
 
 /** The arguments a chat submission carries (tool or MCP-native task). */
