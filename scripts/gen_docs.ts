@@ -49,7 +49,10 @@ function render(): string {
     "A gateway with several agents refuses chats that choose none (error `agent_required`): pass",
     "`agent` on the call or set the instance's `agent`. `agent` is sent as `x-openclaw-agent-id`",
     'and `model: "openclaw/<agent>"`. Session ids starting with `subagent:`, `cron:` or `acp:`',
-    "(reserved by OpenClaw) are refused before the gateway sees them.",
+    "(reserved by OpenClaw) are refused before the gateway sees them, and so are OpenClaw's own",
+    "key shapes (`agent:main:main`, `incognito-` segments) unless `MCP_ALLOW_INTERNAL_SESSION_KEYS`",
+    "is set. With more than one principal (OAuth, or several `MCP_AUTH_TOKENS`), `session_id` is",
+    "prefixed per principal before it reaches the gateway (`MCP_SESSION_NAMESPACE`).",
     "",
     "## Defaults worth knowing",
     "",
@@ -59,7 +62,10 @@ function render(): string {
     "- `HOST` defaults to `127.0.0.1` (the Node server used `0.0.0.0`): a non-loopback",
     "  address needs authentication or `--allow-insecure`.",
     "- `DEBUG` accepts any value other than an explicit false (`DEBUG=*` means on).",
-    "- `--trust-proxy` takes a value like the Node server's (`1`, `true`, a CIDR: all mean trust).",
+    "- `TRUST_PROXY`/`--trust-proxy` counts the reverse proxies in front of the server: `false`",
+    "  (`0`) ignores `X-Forwarded-For`; `true`, `1` or an address or CIDR (the Node server's forms)",
+    "  mean one proxy; `2` means two (a CDN in front of nginx). The client address is the entry that",
+    "  many from the right, so whatever the client wrote itself is ignored.",
     "",
   );
   return lines.join("\n");
