@@ -11,7 +11,7 @@
  * @module
  */
 import { ConfigError, loadConfig } from "./src/config.ts";
-import { createLogger } from "./src/log.ts";
+import { createLogger, type Logger } from "./src/log.ts";
 import { startBridge } from "./src/bridge.ts";
 import { createApp } from "./src/http/app.ts";
 import { checkExposure } from "./src/http/serve.ts";
@@ -32,6 +32,7 @@ export interface DeployApp {
 export async function deployHandler(
   env: Record<string, string | undefined>,
   kv: Deno.Kv,
+  options: { log?: Logger } = {},
 ): Promise<DeployApp> {
   const command = loadConfig({ args: [], env });
   if (command.kind !== "run") throw new ConfigError("unexpected command");
@@ -44,7 +45,7 @@ export async function deployHandler(
     http: { ...command.config.http, stateless: true },
   };
   checkExposure(config);
-  const log = createLogger({ level: config.debug ? "debug" : "info" });
+  const log = options.log ?? createLogger({ level: config.debug ? "debug" : "info" });
   const bridge = startBridge(config, { kv, log });
   let origin = config.auth.issuerUrl;
   const { app } = await createApp({

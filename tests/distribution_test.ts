@@ -133,12 +133,16 @@ Deno.test(
         deployHandler({ OPENCLAW_URL: gateway.url }, kv),
         /no authentication is configured/,
       );
-      const app = await deployHandler({
-        OPENCLAW_URL: gateway.url,
-        OPENCLAW_GATEWAY_TOKEN: "test-token",
-        MCP_AUTH_TOKENS: "deploy-token-0123456789",
-        MCP_ALLOWED_HOSTS: "bridge.example.deno.net",
-      }, kv);
+      const app = await deployHandler(
+        {
+          OPENCLAW_URL: gateway.url,
+          OPENCLAW_GATEWAY_TOKEN: "test-token",
+          MCP_AUTH_TOKENS: "deploy-token-0123456789",
+          MCP_ALLOWED_HOSTS: "bridge.example.deno.net",
+        },
+        kv,
+        { log: silentLogger },
+      );
       try {
         const post = (body: unknown, token?: string) =>
           app.handler(
