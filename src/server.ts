@@ -162,6 +162,19 @@ export function errorResult(error: BridgeError): CallToolResult {
   };
 }
 
+/** Codes that mean the caller's arguments were wrong (JSON-RPC invalid params). */
+const ARGUMENT_CODES = new Set(["invalid_argument", "unknown_instance", "unknown_agent"]);
+
+/**
+ * A refused task-augmented call: clients expect a task or a JSON-RPC error
+ * (an error tool result is not a valid task creation result), so the coded
+ * error travels in the JSON-RPC error's `data`.
+ */
+export function taskCreationError(error: BridgeError): McpError {
+  const code = ARGUMENT_CODES.has(error.code) ? ErrorCode.InvalidParams : -32000;
+  return new McpError(code, `${error.code}: ${error.message}`, { error: error.toJSON() });
+}
+
 /** The `tools/call` result a finished task gives (MCP-native tasks). */
 async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolResult> {
   if (task.status === "completed" && task.result) {
@@ -261,6 +274,8 @@ export function createServer(deps: ServerDeps): BridgeServer {
     if (!parsed.success) {
       const error = argumentError(tool, parsed.error);
       deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
+      // A task-augmented call must answer with a task or a JSON-RPC error.
+      if (request.params.task) throw taskCreationError(error);
       return errorResult(error);
     }
     if (request.params.task) {
@@ -286,7 +301,9 @@ export function createServer(deps: ServerDeps): BridgeServer {
         deps.log.info("task_created", { tool: tool.name, task: task.id });
         return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
       } catch (thrown) {
-        return errorResult(toBridgeError(thrown));
+        const error = toBridgeError(thrown);
+        deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
+        throw taskCreationError(error);
       }
     }
     const progressToken = request.params._meta?.progressToken;

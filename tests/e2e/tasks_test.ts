@@ -320,6 +320,24 @@ Deno.test(
       assert.equal((refused.structuredContent?.error as Structured).code, "quota_exceeded");
       assert.match(refused.content[0].text!, /OPENCLAW_TASK_MAX_PENDING/);
       assert.match(refused.content[0].text!, /Hint: /);
+      // The same refusal of an MCP-native task is a JSON-RPC error with the coded body in data
+      // (an error tool result is not a valid task creation result for clients).
+      const native = await session.client.experimental.tasks.callToolStream(
+        { name: "openclaw_chat", arguments: { message: "native, one too many" } },
+        undefined,
+        { task: { ttl: 60_000 } },
+      );
+      let nativeError: McpError | undefined;
+      for await (const message of native) {
+        if (message.type === "error") nativeError = message.error as McpError;
+      }
+      assert.ok(nativeError, "the native task was refused");
+      assert.equal(nativeError.code, -32000);
+      assert.match(nativeError.message, /quota_exceeded: .*OPENCLAW_TASK_MAX_PENDING/);
+      assert.equal(
+        ((nativeError.data as Structured).error as Structured).code,
+        "quota_exceeded",
+      );
       await ok(session, "openclaw_task_cancel", { task_id: first.task_id });
       await ok(session, "openclaw_chat_async", { message: "fits again" });
       await ok(session, "openclaw_task_cancel", { task_id: running.task_id });
