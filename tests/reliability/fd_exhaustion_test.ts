@@ -73,26 +73,33 @@ async function statusOf(url: string, init: RequestInit = {}): Promise<Response |
   }
 }
 
+/** Opens idle connections until the server's file handles run out; returns them. */
+async function exhaustHandles(server: { url: string; stderr: () => string }) {
+  const { hostname, port } = new URL(server.url);
+  const connections: Deno.TcpConn[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) {
+    try {
+      connections.push(await Deno.connect({ hostname, port: Number(port) }));
+    } catch {
+      // Refused while the listener is down: what we came to cause.
+    }
+  }
+  await waitFor(
+    () => server.stderr().includes("Too many open files") || undefined,
+    5_000,
+  ).catch(() => assert.fail(`the file handles never ran out:\n${server.stderr()}`));
+  return connections;
+}
+
 Deno.test(
   `reliability: ${CONNECTIONS} idle connections exhaust ${FILE_LIMIT} file handles; the server survives`,
   opts,
   async () => {
     const gateway = await TestGateway.start();
     const server = await startLimited(gatewayEnv(gateway.url));
-    const { hostname, port } = new URL(server.url);
     const connections: Deno.TcpConn[] = [];
     try {
-      for (let i = 0; i < CONNECTIONS; i++) {
-        try {
-          connections.push(await Deno.connect({ hostname, port: Number(port) }));
-        } catch {
-          // Refused while the listener is down: what we came to cause.
-        }
-      }
-      await waitFor(
-        () => server.stderr().includes("Too many open files") || undefined,
-        5_000,
-      ).catch(() => assert.fail(`the file handles never ran out:\n${server.stderr()}`));
+      connections.push(...await exhaustHandles(server));
       for (const conn of connections.splice(0)) conn.close();
 
       const health = await waitFor(async () => {
@@ -138,20 +145,9 @@ Deno.test(
   async () => {
     const gateway = await TestGateway.start();
     const server = await startLimited(gatewayEnv(gateway.url));
-    const { hostname, port } = new URL(server.url);
     const connections: Deno.TcpConn[] = [];
     try {
-      for (let i = 0; i < CONNECTIONS; i++) {
-        try {
-          connections.push(await Deno.connect({ hostname, port: Number(port) }));
-        } catch {
-          // Refused while the listener is down.
-        }
-      }
-      await waitFor(
-        () => server.stderr().includes("Too many open files") || undefined,
-        5_000,
-      ).catch(() => assert.fail(`the file handles never ran out:\n${server.stderr()}`));
+      connections.push(...await exhaustHandles(server));
       assert.equal(server.exited(), undefined, `server exited:\n${server.stderr()}`);
       // The idle connections stay open: shutdown must not wait for them.
       const started = performance.now();
