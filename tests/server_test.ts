@@ -1,0 +1,391 @@
+/**
+ * `createServer` in process: an SDK client over the SDK's in-memory transport,
+ * a real loopback gateway double and a real KV (`:memory:`). No process spawn.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/inMemory"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { BridgeError } from "../src/errors.ts";
+import { GatewayRegistry } from "../src/gateway/registry.ts";
+import { createLogger, silentLogger } from "../src/log.ts";
+import {
+  argumentError,
+  createServer,
+  createToolset,
+  errorResult,
+  type ServerDeps,
+  taskCreationError,
+} from "../src/server.ts";
+import { TaskRunner } from "../src/tasks/runner.ts";
+import { TaskStore } from "../src/tasks/store.ts";
+import { defineTool } from "../src/tools/tool.ts";
+import { TestGateway } from "./helpers/test_gateway.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+type Result = {
+  isError?: boolean;
+  structuredContent?: Record<string, unknown>;
+  content: { type: string; text: string }[];
+};
+
+interface Harness {
+  client: Client;
+  gateway: TestGateway;
+  close(): Promise<void>;
+}
+
+/** A client connected in memory to a server for one loopback gateway; `tasks` adds a KV store and runner. */
+async function connect(
+  options: { tasks?: boolean; token?: string; deps?: Partial<ServerDeps> } = {},
+): Promise<Harness> {
+  const gateway = await TestGateway.start();
+  const gateways = new GatewayRegistry([{
+    name: "default",
+    url: gateway.url,
+    token: options.token ?? "test-token",
+    timeoutMs: 10_000,
+    isDefault: true,
+    model: "openclaw",
+  }]);
+  const kv = options.tasks ? await Deno.openKv(":memory:") : undefined;
+  const store = kv && new TaskStore(kv);
+  const runner = store &&
+    new TaskRunner({ store, gateways, log: silentLogger, watchMs: 20, idlePollMs: 20 });
+  runner?.start();
+  const server = createServer({
+    gateways,
+    log: silentLogger,
+    owner: "tester",
+    ...(store && runner ? { tasks: { store, runner, ttlMs: 60_000 } } : {}),
+    ...options.deps,
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: "server-test", version: "0" });
+  await client.connect(clientSide);
+  return {
+    client,
+    gateway,
+    async close() {
+      await client.close();
+      await runner?.stop();
+      kv?.close();
+      await gateway.close();
+    },
+  };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>) {
+  return await client.callTool({ name, arguments: args }) as Result;
+}
+
+Deno.test(
+  "server: tools/list names the sync tools, with schemas that admit error results",
+  opts,
+  async () => {
+    const h = await connect();
+    try {
+      const { tools } = await h.client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), [
+        "openclaw_chat",
+        "openclaw_status",
+        "openclaw_instances",
+        "openclaw_agents",
+      ]);
+      const chat = tools[0];
+      assert.equal(chat.execution, undefined, "no task support without a task store");
+      assert.equal(chat.inputSchema.type, "object");
+      assert.deepEqual((chat.inputSchema as { required?: string[] }).required, ["message"]);
+      assert.equal(chat.annotations?.title, chat.title);
+      const anyOf =
+        (chat.outputSchema as unknown as { anyOf: { properties: Record<string, unknown> }[] })
+          .anyOf;
+      assert.equal(anyOf.length, 2);
+      assert.ok("reply" in anyOf[0].properties, "the success shape");
+      assert.ok("error" in anyOf[1].properties, "the error envelope");
+      assert.equal(h.client.getServerVersion()?.name, "openclaw-mcp");
+      assert.equal(h.client.getServerCapabilities()?.tasks, undefined);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: with a task store, the task tools are listed and openclaw_chat takes tasks",
+  opts,
+  async () => {
+    const h = await connect({ tasks: true });
+    try {
+      const { tools } = await h.client.listTools();
+      const names = tools.map((t) => t.name);
+      for (
+        const name of [
+          "openclaw_chat_async",
+          "openclaw_task_status",
+          "openclaw_task_list",
+          "openclaw_task_cancel",
+        ]
+      ) assert.ok(names.includes(name), name);
+      const withTasks = tools.filter((t) => t.execution?.taskSupport === "optional").map((t) =>
+        t.name
+      );
+      assert.deepEqual(withTasks, ["openclaw_chat"]);
+      assert.ok(h.client.getServerCapabilities()?.tasks?.requests?.tools?.call);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: a call returns structured content and the same result as text",
+  opts,
+  async () => {
+    const h = await connect();
+    try {
+      const result = await call(h.client, "openclaw_chat", { message: "hello there" });
+      assert.equal(result.isError, undefined);
+      assert.equal(result.structuredContent?.reply, "echo: hello there");
+      assert.equal(result.structuredContent?.instance, "default");
+      assert.equal(result.content[0].text, "echo: hello there");
+      assert.equal(h.gateway.chats.length, 1);
+
+      const instances = await call(h.client, "openclaw_instances", {});
+      assert.deepEqual(JSON.parse(instances.content[0].text), instances.structuredContent);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: bad arguments are coded invalid_argument results; the gateway is not called",
+  opts,
+  async () => {
+    const h = await connect();
+    try {
+      const missing = await call(h.client, "openclaw_chat", {});
+      assert.equal(missing.isError, true);
+      const error = missing.structuredContent?.error as {
+        code: string;
+        message: string;
+        hint: string;
+      };
+      assert.equal(error.code, "invalid_argument");
+      assert.match(error.message, /^Invalid arguments for openclaw_chat: message is required\.$/);
+      assert.match(error.hint, /Arguments: message, session_id, instance, agent/);
+      assert.match(missing.content[0].text, /^Error \[invalid_argument\]: .*\nHint: /s);
+
+      const extra = await call(h.client, "openclaw_chat", { message: "x", colour: "red" });
+      assert.match(
+        (extra.structuredContent?.error as { message: string }).message,
+        /unknown argument "colour"/,
+      );
+      const wrongType = await call(h.client, "openclaw_chat", { message: 42 });
+      assert.match(
+        (wrongType.structuredContent?.error as { message: string }).message,
+        /message: expected string/,
+      );
+      const noArgs = await call(h.client, "openclaw_instances", { x: 1 });
+      assert.equal(
+        (noArgs.structuredContent?.error as { hint: string }).hint,
+        "openclaw_instances takes no arguments.",
+      );
+      const unknown = await call(h.client, "openclaw_chat", { message: "x", instance: "nope" });
+      assert.equal((unknown.structuredContent?.error as { code: string }).code, "unknown_instance");
+      assert.equal(h.gateway.chats.length, 0);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test("server: gateway failures come back as coded error results", opts, async () => {
+  const h = await connect({ token: "wrong-token" });
+  try {
+    const result = await call(h.client, "openclaw_chat", { message: "hi" });
+    assert.equal(result.isError, true);
+    assert.equal(
+      (result.structuredContent?.error as { code: string }).code,
+      "gateway_unauthorized",
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test(
+  "server: an unknown tool is a JSON-RPC invalid-params error naming the known tools",
+  opts,
+  async () => {
+    const h = await connect();
+    try {
+      const error = await h.client.callTool({ name: "openclaw_nope", arguments: {} }).then(
+        () => assert.fail("expected an error"),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof McpError);
+      assert.equal(error.code, ErrorCode.InvalidParams);
+      assert.match(error.message, /Unknown tool "openclaw_nope"; known tools: openclaw_chat, /);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: a thrown non-bridge error is internal, with no detail out and a log line",
+  opts,
+  async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ write: (line) => lines.push(JSON.parse(line)) });
+    const crashing = defineTool({
+      name: "crash",
+      title: "Crash",
+      description: "Throws.",
+      input: z.object({}).strict(),
+      output: z.object({}),
+      annotations: {},
+      run: () => Promise.reject(new Error("secret detail")),
+    });
+    const toolset = { tools: new Map([["crash", crashing]]), listed: [] };
+    const h = await connect({ deps: { toolset, log } });
+    try {
+      const result = await call(h.client, "crash", {});
+      assert.equal(result.isError, true);
+      assert.equal((result.structuredContent?.error as { code: string }).code, "internal");
+      assert.doesNotMatch(JSON.stringify(result), /secret detail/);
+      const crash = lines.find((l) => l.event === "tool_crash");
+      assert.match(String(crash?.error), /secret detail/, "the detail goes to the log only");
+      assert.ok(lines.some((l) => l.event === "tool_call" && l.outcome === "internal"));
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test("server: the shutdown signal cancels a call in flight", opts, async () => {
+  const shutdown = new AbortController();
+  const h = await connect({ deps: { shutdown: shutdown.signal } });
+  try {
+    h.gateway.fault = { kind: "hang" };
+    const pending = call(h.client, "openclaw_chat", { message: "wait" });
+    await h.gateway.waitFor(() => h.gateway.chats.length === 1);
+    shutdown.abort();
+    const result = await pending;
+    assert.equal(result.isError, true);
+    assert.equal((result.structuredContent?.error as { code: string }).code, "cancelled");
+    await h.gateway.waitFor(() => h.gateway.chats[0].aborted);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test(
+  "server: a task-augmented openclaw_chat is queued, runs and gives the chat result",
+  opts,
+  async () => {
+    const h = await connect({ tasks: true });
+    try {
+      let taskId = "";
+      const kinds: string[] = [];
+      let result: Result | undefined;
+      const stream = h.client.experimental.tasks.callToolStream(
+        { name: "openclaw_chat", arguments: { message: "as a task" } },
+        undefined,
+        { task: { ttl: 60_000 } },
+      );
+      for await (const message of stream) {
+        kinds.push(message.type);
+        if (message.type === "taskCreated") taskId = message.task.taskId;
+        if (message.type === "result") result = message.result as unknown as Result;
+        if (message.type === "error") throw message.error;
+      }
+      assert.equal(kinds[0], "taskCreated");
+      assert.equal(kinds.at(-1), "result");
+      assert.equal(result?.structuredContent?.reply, "echo: as a task");
+      const task = await h.client.experimental.tasks.getTask(taskId);
+      assert.equal(task.status, "completed");
+      const status = await call(h.client, "openclaw_task_status", { task_id: taskId });
+      assert.equal(
+        status.structuredContent?.reply,
+        "echo: as a task",
+        "the tools see the same task",
+      );
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: a refused task-augmented call is a JSON-RPC error carrying the coded error",
+  opts,
+  async () => {
+    const h = await connect({ tasks: true });
+    try {
+      const request = (name: string, args: Record<string, unknown>) =>
+        h.client.experimental.tasks.callToolStream(
+          { name, arguments: args },
+          undefined,
+          { task: { ttl: 60_000 } },
+        );
+      const errorOf = async (stream: ReturnType<typeof request>) => {
+        for await (const message of stream) if (message.type === "error") return message.error;
+        assert.fail("expected an error");
+      };
+      const bad = await errorOf(request("openclaw_chat", { message: "" }));
+      assert.ok(bad instanceof McpError);
+      assert.equal(bad.code, ErrorCode.InvalidParams);
+      assert.equal((bad.data as { error: { code: string } }).error.code, "invalid_argument");
+
+      const notTaskable = await errorOf(request("openclaw_status", {}));
+      assert.ok(notTaskable instanceof McpError);
+      assert.match(notTaskable.message, /openclaw_status does not support task execution/);
+      const list = await call(h.client, "openclaw_task_list", {});
+      assert.deepEqual(list.structuredContent?.tasks, [], "nothing was queued");
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test("server: argumentError, errorResult and taskCreationError shapes", () => {
+  const gateways = new GatewayRegistry([{
+    name: "default",
+    url: "http://127.0.0.1:9",
+    timeoutMs: 1_000,
+    isDefault: true,
+    model: "openclaw",
+  }]);
+  const { tools } = createToolset({ gateways });
+  const chat = tools.get("openclaw_chat")!;
+  const parsed = chat.input.safeParse({ message: 1, a: 1, b: 2 });
+  assert.ok(!parsed.success);
+  const error = argumentError(chat, parsed.error);
+  assert.equal(error.code, "invalid_argument");
+  assert.match(error.message, /unknown arguments "a", "b"/);
+
+  const result = errorResult(new BridgeError("gateway_timeout", "Too slow.", "Retry."));
+  assert.deepEqual(result, {
+    content: [{ type: "text", text: "Error [gateway_timeout]: Too slow.\nHint: Retry." }],
+    structuredContent: { error: { code: "gateway_timeout", message: "Too slow.", hint: "Retry." } },
+    isError: true,
+  });
+
+  const argument = taskCreationError(new BridgeError("unknown_agent", "No agent x.", "Use main."));
+  assert.equal(argument.code, ErrorCode.InvalidParams);
+  assert.deepEqual(argument.data, {
+    error: { code: "unknown_agent", message: "No agent x.", hint: "Use main." },
+  });
+  const quota = taskCreationError(new BridgeError("quota_exceeded", "Too many.", "Wait."));
+  assert.equal(quota.code, -32000, "not the caller's arguments: a server error code");
+  assert.match(quota.message, /quota_exceeded: Too many\./);
+});
