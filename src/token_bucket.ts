@@ -6,8 +6,15 @@
  * @module
  */
 
-/** Most buckets kept; past this, full (idle) buckets are dropped. */
-const MAX_BUCKETS = 10_000;
+/**
+ * Most buckets kept. A new key past this drops the full (idle) buckets and,
+ * if that is not enough, the least recently used ones down to 90 %: the
+ * sweep runs at most once per tenth of the cap in new keys, never per take,
+ * and memory stays bounded even when every bucket is busy (many addresses
+ * at once). A dropped busy bucket comes back full: only a client holding
+ * this many keys at once can reset its own, and it has that many already.
+ */
+export const MAX_BUCKETS = 10_000;
 
 /** The outcome of {@linkcode TokenBuckets.take}. */
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
@@ -33,13 +40,14 @@ export class TokenBuckets {
    */
   take(key: string, count = 1): Take {
     const t = this.#now();
-    if (this.#buckets.size > MAX_BUCKETS) {
-      // Full buckets carry no information; drop them to bound memory.
-      for (const [k, b] of this.#buckets) {
-        if (b.tokens + (t - b.at) * this.#refillPerMs >= this.#capacity) this.#buckets.delete(k);
-      }
+    let bucket = this.#buckets.get(key);
+    if (bucket) {
+      // Most recently used last: Map order is the eviction order.
+      this.#buckets.delete(key);
+    } else {
+      if (this.#buckets.size >= MAX_BUCKETS) this.#shrink(t);
+      bucket = { tokens: this.#capacity, at: t };
     }
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#capacity, at: t };
     bucket.tokens = Math.min(this.#capacity, bucket.tokens + (t - bucket.at) * this.#refillPerMs);
     bucket.at = t;
     this.#buckets.set(key, bucket);
@@ -52,6 +60,24 @@ export class TokenBuckets {
     }
     bucket.tokens -= count;
     return { ok: true };
+  }
+
+  /** Buckets held now. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Drops full buckets, then the least recently used, to 90 % of the cap. */
+  #shrink(t: number): void {
+    // Full buckets carry no information.
+    for (const [k, b] of this.#buckets) {
+      if (b.tokens + (t - b.at) * this.#refillPerMs >= this.#capacity) this.#buckets.delete(k);
+    }
+    const target = Math.floor(MAX_BUCKETS * 0.9);
+    for (const k of this.#buckets.keys()) {
+      if (this.#buckets.size <= target) break;
+      this.#buckets.delete(k);
+    }
   }
 
   /** Returns `count` tokens to `key`'s bucket (never above capacity). */

@@ -7,7 +7,7 @@ import {
   originMatches,
   rateLimit,
 } from "../../src/http/guards.ts";
-import { TokenBuckets } from "../../src/token_bucket.ts";
+import { MAX_BUCKETS, TokenBuckets } from "../../src/token_bucket.ts";
 import { tokenId } from "../../src/auth/bearer.ts";
 import { BoundedEventStore } from "../../src/http/event_store.ts";
 
@@ -60,6 +60,22 @@ Deno.test("guards: token buckets take several tokens at once, all or none, and t
   buckets.give("k", 100);
   assert.deepEqual(buckets.take("k", 11), { ok: false, retryAfterSeconds: 1 }, "over capacity");
   assert.deepEqual(buckets.take("k", 10), { ok: true }, "refunds stop at capacity");
+});
+
+Deno.test("guards: token buckets stay bounded when many keys are busy at once (no full scan per take)", () => {
+  // Keys whose buckets are not full yet (each took a token, the clock stands
+  // still) cannot be dropped as idle: before, the map grew without bound and
+  // every take past MAX_BUCKETS scanned all of it (40,000 keys: 8 s of CPU).
+  const buckets = new TokenBuckets(10, () => 0);
+  const started = performance.now();
+  for (let i = 0; i < MAX_BUCKETS * 3; i++) assert.equal(buckets.take(`a${i}`).ok, true);
+  assert.ok(buckets.size <= MAX_BUCKETS, `${buckets.size} buckets held`);
+  assert.ok(performance.now() - started < 2_000, "amortised, not a scan per take");
+  // The most recently used keys keep their state: a busy key is not reset by the flood.
+  for (let i = 0; i < 10; i++) buckets.take("busy");
+  assert.equal(buckets.take("busy").ok, false);
+  for (let i = 0; i < MAX_BUCKETS / 2; i++) buckets.take(`b${i}`);
+  assert.equal(buckets.take("busy").ok, false, "recently used: still empty");
 });
 
 Deno.test("guards: the rate limit charges a request's cost (a batch of n takes n)", async () => {
