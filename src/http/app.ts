@@ -16,6 +16,7 @@ import { VERSION } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
+import { addressGroup } from "../auth/address_group.ts";
 import {
   hostName,
   hostOriginGuard,
@@ -237,7 +238,9 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
         rpcError(413, -32000, `Request body too large: at most ${MAX_BODY_BYTES} bytes`),
     }),
   );
-  const address = (c: Context) => clientAddress(c, config.trustProxy);
+  // Per-address budgets count an IPv6 /64 as one address, like the OAuth limits:
+  // one host holds a whole /64 and could otherwise rotate to a fresh budget per request.
+  const address = (c: Context) => addressGroup(clientAddress(c, config.trustProxy));
   if (oauth || http.authTokens.length) {
     app.use(
       "/mcp",

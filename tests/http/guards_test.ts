@@ -255,6 +255,36 @@ Deno.test(
 );
 
 Deno.test(
+  "guards: per-address limits count an IPv6 /64 as one address (a host holds the whole /64)",
+  opts,
+  async () => {
+    // TRUST_PROXY=1: this test is the proxy and writes the client address.
+    await serve(
+      { MCP_AUTH_TOKENS: "token-one-0123456789", MCP_RATE_LIMIT: "5", TRUST_PROXY: "1" },
+      async (server) => {
+        const statuses: number[] = [];
+        for (let i = 1; i <= 15; i++) {
+          const r = await post(server.url, INIT, {
+            authorization: `Bearer wrong-${i}`,
+            "x-forwarded-for": `2001:db8:1:2::${i.toString(16)}`,
+          });
+          statuses.push(r.status);
+          await r.body?.cancel();
+        }
+        // Before: every address of the /64 had a fresh budget (15 x 401).
+        assert.deepEqual(statuses, [...Array(5).fill(401), ...Array(10).fill(429)]);
+        const other = await post(server.url, INIT, {
+          authorization: "Bearer wrong-other",
+          "x-forwarded-for": "2001:db8:1:3::1",
+        });
+        assert.equal(other.status, 401, "another /64 has its own budget");
+        await other.body?.cancel();
+      },
+    );
+  },
+);
+
+Deno.test(
   "guards: each message of a JSON-RPC batch counts against the rate limit",
   opts,
   async () => {
