@@ -877,13 +877,21 @@ export class TaskStore {
       limit,
     });
     for await (const entry of iter) {
-      const task = (await this.kv.get<TaskRecord>(["task", entry.value])).value;
-      const op = this.kv.atomic().delete(entry.key);
+      const found = await retryBusy(() => this.kv.get<TaskRecord>(["task", entry.value]));
+      const task = found.value;
+      // Checked against the index entry and the task: when two sweepers
+      // (processes, isolates) meet the same task, one commit wins and the
+      // count comes down once (unchecked, each took one off and the counts
+      // wrapped below zero).
+      const op = this.kv.atomic()
+        .check({ key: entry.key, versionstamp: entry.versionstamp })
+        .check({ key: ["task", entry.value], versionstamp: found.versionstamp })
+        .delete(entry.key);
       if (task && task.expiresAt === entry.key[1]) {
         op.delete(["task", task.id]).delete(ownerKey(task)).delete(["partial", task.id])
           .sum(["count", task.owner, task.status], MINUS_ONE);
       }
-      await retryBusy(() => op.commit());
+      if (!(await retryBusy(() => op.commit())).ok) continue;
       const chunks: Deno.KvKey[] = [];
       for await (const c of this.kv.list({ prefix: ["chunk", entry.value] })) chunks.push(c.key);
       for (let i = 0; i < chunks.length; i += 100) {
@@ -902,7 +910,7 @@ export class TaskStore {
       STATUSES.map((s) => ["count", owner, s]),
     );
     const counts = {} as Record<TaskStatus, number>;
-    STATUSES.forEach((s, i) => counts[s] = Number(entries[i].value?.value ?? 0n));
+    STATUSES.forEach((s, i) => counts[s] = counter(entries[i]));
     return counts;
   }
 

@@ -249,6 +249,37 @@ Deno.test("store: TTL is enforced on read and the sweeper deletes everything", a
   assert.equal((await f.store.counts("a")).completed, 0);
 });
 
+Deno.test("store: two sweepers at once take each finished task off its count once", async () => {
+  await using f = await fixture(1_000);
+  const other = await f.other();
+  for (let i = 0; i < 20; i++) {
+    await f.store.submit("a", { message: `m${i}`, instance: "i" });
+    const claim = (await f.store.claim("r", 1_000))!;
+    await f.store.complete(claim, "ok", { model: "m", usage: null, finishReason: null });
+  }
+  await f.store.submit("a", { message: "cancelled", instance: "i" }).then((t) =>
+    f.store.cancel("a", t.id)
+  );
+  f.clock.now += 1_000;
+  const [one, two] = await Promise.all([f.store.sweep(), other.sweep()]);
+  assert.equal(one + two, 21, "each task swept by exactly one of them");
+  const raw = await f.kv.getMany<Deno.KvU64[]>([["count", "a", "completed"], [
+    "count",
+    "a",
+    "cancelled",
+  ]]);
+  // Before the fix both sweepers took one off: 2^64 - 20 and the list showed 1.8e19.
+  assert.deepEqual(raw.map((e) => e.value?.value), [0n, 0n]);
+  assert.equal((await f.store.counts("a")).completed, 0);
+});
+
+Deno.test("store: a counter that wrapped below zero is shown as 0, not 1.8e19", async () => {
+  await using f = await fixture();
+  await f.kv.set(["count", "a", "failed"], new Deno.KvU64(0xFFFFFFFFFFFFFFFFn));
+  assert.equal((await f.store.counts("a")).failed, 0);
+  assert.equal((await f.store.list("a")).counts.failed, 0);
+});
+
 Deno.test("store: list is newest first, filtered, paginated, with counts", async () => {
   await using f = await fixture();
   const made: TaskRecord[] = [];
