@@ -171,6 +171,44 @@ const MAX_RETRIES = 50;
 /** Expired index entries removed per change (a bound on the atomic's size). */
 const SWEEP_BATCH = 50;
 
+/**
+ * The `count` unapproved registrations to evict from a full pool: each the
+ * oldest of the address group holding the most (the registering group
+ * counted with its new one; ties go to the group with the older entry). A
+ * flood evicts its own registrations first; one real client's pending
+ * registration goes only once every group holds no more than it does, so
+ * pushing it out before the owner approves takes as many addresses as the
+ * pool has places, not a few addresses registering fast. `live` is in key
+ * order, oldest first.
+ */
+function evictionVictims(
+  live: Deno.KvEntry<PendingEntry>[],
+  registeringGroup: string,
+  count: number,
+): Deno.KvEntry<PendingEntry>[] {
+  // Positions in `live` per group, oldest first.
+  const groups = new Map<string, number[]>();
+  live.forEach((entry, i) => {
+    const list = groups.get(entry.value.registeredBy);
+    if (list) list.push(i);
+    else groups.set(entry.value.registeredBy, [i]);
+  });
+  const size = (group: string, list: number[]) =>
+    list.length + (group === registeringGroup ? 1 : 0);
+  const victims: Deno.KvEntry<PendingEntry>[] = [];
+  while (victims.length < count) {
+    let pick: [string, number[]] | undefined;
+    for (const group of groups) {
+      if (!group[1].length) continue;
+      const bigger = pick ? size(...group) - size(...pick) : 1;
+      if (bigger > 0 || (bigger === 0 && group[1][0] < pick![1][0])) pick = group;
+    }
+    if (!pick) break;
+    victims.push(live[pick[1].shift()!]);
+  }
+  return victims;
+}
+
 /** Options for {@linkcode OAuthStore}. */
 export interface OAuthStoreOptions {
   /** Clock; default `Date.now`. */
@@ -216,8 +254,9 @@ export class OAuthStore {
    * Registers a client (DCR) as unapproved; returns it with its plaintext
    * secret (shown once). It lives `pendingTtlMs` unless the owner approves
    * it. Refused when the address group has `maxPendingPerAddress` live
-   * registrations; when `maxPending` live ones exist, the oldest is evicted,
-   * so a flood can delay but never lock out a real client.
+   * registrations; when `maxPending` live ones exist, the oldest of the
+   * address group holding the most is evicted, so a flood evicts its own
+   * registrations first and can delay but never lock out a real client.
    */
   async registerClient(
     meta: { redirectUris: string[]; name: string; authMethod: AuthMethod; registeredBy: string },
@@ -254,10 +293,13 @@ export class OAuthStore {
           { registeredBy: meta.registeredBy, expiresAt: client.expiresAt! } satisfies PendingEntry,
           { expireIn: limits.pendingTtlMs },
         );
-      // The list is in key order, createdAt first: live[0] is the oldest. (Bounded per call,
-      // for the atomic's size, should the cap ever be lowered below what KV holds.)
+      // Bounded per call, for the atomic's size, should the cap ever be lowered below what KV holds.
       const evict = live.length >= limits.maxPending
-        ? live.slice(0, Math.min(SWEEP_BATCH, live.length - limits.maxPending + 1))
+        ? evictionVictims(
+          live,
+          meta.registeredBy,
+          Math.min(SWEEP_BATCH, live.length - limits.maxPending + 1),
+        )
         : [];
       for (const entry of [...evict, ...expired.slice(0, SWEEP_BATCH)]) {
         op.delete(entry.key).delete(["oauth_client", entry.key[2] as string]);

@@ -288,6 +288,27 @@ Deno.test("register: after an attacker fills the unapproved pool, a real client 
   });
 });
 
+Deno.test("register: a flood while the owner approves evicts the flooders' registrations, not a real client's", async () => {
+  const maxPending = 30;
+  await withServer({ limits: { maxPending } }, async (server) => {
+    const real = await register(server, "192.0.2.10", "Real client");
+    assert.equal(real.status, 201);
+    const form = await consent(server, "192.0.2.10", real.body.client_id);
+    // While the owner types the password, 6 addresses register twice the pool.
+    const per = OAUTH_LIMITS.maxPendingPerAddress;
+    for (let a = 0; a < 6; a++) {
+      for (let i = 0; i < per; i++) {
+        server.advance(100);
+        assert.equal((await register(server, `203.0.113.${a}`, `junk ${a}/${i}`)).status, 201);
+      }
+    }
+    // Before: the oldest registration went first, the real one ("Registration expired").
+    assert.ok(await new OAuthStore(server.kv, { now: server.now }).getClient(real.body.client_id));
+    const approved = await submit(server, "192.0.2.10", form, PASSWORD);
+    assert.equal(approved.status, 302, await approved.text());
+  });
+});
+
 Deno.test("register: only owner-approved clients count against the approved cap", async () => {
   await withServer({ limits: { maxApproved: 2 } }, async (server) => {
     const store = new OAuthStore(server.kv, { now: server.now });
