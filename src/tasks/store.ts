@@ -44,6 +44,8 @@
  * - **Pending expiry**: a task still pending `pendingTtlMs` after it was
  *   queued fails with `task_expired` (by {@linkcode TaskStore.expirePending}
  *   over the deadline index, and by the claim loop if it meets one first).
+ *   A task that returns to pending after it started (release, lease
+ *   recovery) is queued again with a fresh deadline.
  *
  * A later change (issue 13) will add a per-instance pending index so that a
  * claim costs O(instances) instead of walking principals.
@@ -393,7 +395,7 @@ export class TaskStore {
         expiresAt: null,
         origin: submission.origin ?? "tool",
         messageBytes,
-        pendingUntil: Number.isFinite(this.#pendingTtlMs) ? now + this.#pendingTtlMs : null,
+        pendingUntil: this.#pendingDeadline(now),
       };
       // The quota check and the increment in one commit: it fails if any
       // other change to the owner's pending tasks landed since the read.
@@ -421,6 +423,16 @@ export class TaskStore {
       "The task store was too busy to queue the task.",
       "Retry in a moment.",
     );
+  }
+
+  /**
+   * The pending deadline of a task queued (or queued again) at `now`. A task
+   * that goes back to pending after running (release at shutdown, lease
+   * recovery) gets a fresh one: keeping the first would fail it as
+   * `task_expired` at once if it ran longer than the pending TTL.
+   */
+  #pendingDeadline(now: number): number | null {
+    return Number.isFinite(this.#pendingTtlMs) ? now + this.#pendingTtlMs : null;
   }
 
   #checkQuota(pending: number, pendingBytes: number, messageBytes: number): void {
@@ -805,6 +817,7 @@ export class TaskStore {
       updatedAt: now,
       runner: null,
       leaseUntil: null,
+      pendingUntil: this.#pendingDeadline(now),
     };
     return await this.#commit(claim.task, claim.versionstamp, next) !== null;
   }
@@ -856,6 +869,7 @@ export class TaskStore {
           updatedAt: now,
           runner: null,
           leaseUntil: null,
+          pendingUntil: this.#pendingDeadline(now),
         }
         : this.#finished(found.task, "failed", {
           error: {

@@ -107,6 +107,9 @@ Deno.test("mcp adapter: listTasks pages the owner's tasks 50 at a time, newest f
     const ids: string[] = [];
     for (let i = 0; i < 51; i++) {
       ids.push((await store.submit("alice", { message: `m${i}`, instance: "default" })).id);
+      // Tasks of one millisecond sort by their random id: keep the order certain.
+      const created = Date.now();
+      while (Date.now() === created) await new Promise((r) => setTimeout(r, 1));
     }
     await store.submit("bob", { message: "other", instance: "default" });
     const first = await adapter("alice").listTasks();

@@ -477,6 +477,36 @@ Deno.test("store: pending tasks past their deadline fail as task_expired and fre
   assert.deepEqual(index, [], "no pending index entries left");
 });
 
+Deno.test(
+  "store: a task back in pending after it ran (release, lease recovery) gets a fresh deadline",
+  async () => {
+    await using f = await fixture(60_000, { pendingTtlMs: 5_000 });
+    const released = await f.store.submit("a", { message: "released", instance: "i" });
+    const recovered = await f.store.submit("a", { message: "recovered", instance: "i" });
+    const first = (await f.store.claim("r", 1_000))!;
+    const second = (await f.store.claim("r", 1_000))!;
+    // Both ran longer than the pending TTL before going back to the queue.
+    f.clock.now += 10_000;
+    assert.ok(await f.store.release(first));
+    assert.equal(await f.store.recoverExpired(), 1);
+    assert.equal(second.task.id, recovered.id);
+    // Before the fix they kept the first deadline and failed at once as
+    // task_expired ("waited 10 s in the queue without being run").
+    assert.equal(await f.store.expirePending(), 0);
+    for (const id of [released.id, recovered.id]) {
+      const task = await f.store.get("a", id);
+      assert.equal(task.status, "pending", id);
+      assert.equal(task.pendingUntil, f.clock.now + 5_000);
+    }
+    assert.equal((await f.store.claim("r", 1_000))?.task.status, "running");
+    // The fresh deadline still holds: the other one expires 5 s later.
+    f.clock.now += 5_000;
+    assert.equal(await f.store.expirePending(), 1);
+    const counts = await f.store.counts("a");
+    assert.deepEqual([counts.pending, counts.running, counts.failed], [0, 1, 1]);
+  },
+);
+
 Deno.test("store: task ids are validated before KV is touched", async () => {
   await using f = await fixture();
   const huge = "x".repeat(1_000_000);
