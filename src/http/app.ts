@@ -134,6 +134,14 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     log,
     now,
   });
+  if (sessions && authMode !== "none" && http.maxSessionsPerPrincipal >= http.maxSessions) {
+    log.warn("sessions_per_principal_not_below_total", {
+      max_sessions: http.maxSessions,
+      max_sessions_per_principal: http.maxSessionsPerPrincipal,
+      message:
+        "one principal can hold every session and leave the others with 503; set MCP_MAX_SESSIONS_PER_PRINCIPAL below MCP_MAX_SESSIONS",
+    });
+  }
   const oauth = config.auth.enabled
     ? createOAuth({ config, kv: deps.kv, issuer: deps.issuer, log })
     : undefined;

@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config.ts";
 import { startBridge } from "../../src/bridge.ts";
 import { createApp, type HttpApp, READY_PROBE_TTL_MS } from "../../src/http/app.ts";
 import { EVENT_BYTES_PER_SESSION } from "../../src/http/event_store.ts";
-import { silentLogger } from "../../src/log.ts";
+import { createLogger, silentLogger } from "../../src/log.ts";
 import { TestGateway } from "../helpers/test_gateway.ts";
 import { gatewayEnv } from "../helpers/spawn.ts";
 
@@ -120,4 +120,39 @@ Deno.test("app: 50 /ready hits cost one gateway probe per window", opts, async (
     assert.equal(await hit(), 503, "a new window probes again and sees the fault");
     assert.equal(probes(), 2);
   });
+});
+
+Deno.test("app: a per-principal session cap not below the global one is warned about at start", async () => {
+  // MCP_MAX_SESSIONS lowered, the per-principal default (100) left: one token could take
+  // every session and the others get 503 (issue 11 item 6, again by configuration).
+  for (const [max, warned] of [["20", true], ["1000", false]] as const) {
+    const command = loadConfig({
+      args: ["--transport", "http"],
+      env: {
+        ...gatewayEnv("http://127.0.0.1:9"),
+        MCP_AUTH_TOKENS: "token-one-0123456789,token-two-0123456789",
+        MCP_MAX_SESSIONS: max,
+      },
+    });
+    if (command.kind !== "run") throw new Error("expected a run command");
+    const kv = await Deno.openKv(":memory:");
+    const bridge = startBridge(command.config, { kv, log: silentLogger });
+    const lines: string[] = [];
+    const http = await createApp({
+      config: command.config,
+      createServer: bridge.serverFor,
+      gateways: bridge.gateways,
+      kv,
+      log: createLogger({ write: (line) => lines.push(line) }),
+      issuer: () => "http://127.0.0.1:1",
+    });
+    await http.sessions?.close();
+    bridge.shutdown.abort();
+    await bridge.stop();
+    kv.close();
+    const warning = lines.find((l) => l.includes("sessions_per_principal_not_below_total"));
+    assert.equal(Boolean(warning), warned, lines.join("\n"));
+    if (warning) assert.match(warning, /MCP_MAX_SESSIONS_PER_PRINCIPAL/);
+    assert.ok(!lines.join("").includes("0123456789"), "no token in the logs");
+  }
 });
