@@ -37,7 +37,9 @@ async function setup(options: { run?: boolean; quota?: number } = {}) {
     model: "openclaw",
   }]);
   const kv = await Deno.openKv(":memory:");
-  const store = new TaskStore(kv, { maxPending: options.quota });
+  // A clock that moves on every read: tasks sort by creation time, never by a tie.
+  let clock = Date.now();
+  const store = new TaskStore(kv, { maxPending: options.quota, now: () => clock++ });
   const runner = new TaskRunner({ store, gateways, log: silentLogger, idlePollMs: 60_000 });
   if (options.run) runner.start();
   const deps: TaskToolDeps = { store, runner, gateways };
