@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigError, loadConfig } from "./src/config.ts";
+import { runEntry } from "./src/entry.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { startBridge } from "./src/bridge.ts";
 import { createApp } from "./src/http/app.ts";
@@ -67,12 +68,9 @@ export async function deployHandler(
 }
 
 if (import.meta.main) {
-  try {
+  const code = await runEntry(async () => {
     const { handler } = await deployHandler(Deno.env.toObject(), await Deno.openKv());
     Deno.serve(handler);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`openclaw-mcp: ${error.message}`);
-    Deno.exit(2);
-  }
+  });
+  if (code !== 0) Deno.exit(code);
 }
