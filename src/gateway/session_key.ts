@@ -9,8 +9,13 @@
  * key is sent unchanged so existing conversations continue.
  *
  * Keys shaped like OpenClaw's own session keys (`agent:<agentId>:<rest>`,
- * e.g. `agent:main:main`, and keys with an `incognito-` segment) are refused
- * unless the operator allows them; the namespaces the gateway itself rejects
+ * e.g. `agent:main:main`, and keys with an `incognito-` segment), the bare
+ * keys the gateway maps onto its own sessions (`main` is the agent's main
+ * conversation `agent:<agentId>:main`; `global` and `unknown` are shared
+ * keys; any case, as the gateway lowercases keys) and keys shaped like the
+ * bridge's own namespaced keys (`mcp-<16 hex>:`, which a raw key would
+ * otherwise reach on a bridge that does not namespace) are refused unless
+ * the operator allows them; the namespaces the gateway itself rejects
  * (`subagent:`, `cron:`, `acp:`) are refused by the argument schema.
  *
  * One module for the direct chat tool and the task runner: both send the
@@ -53,10 +58,29 @@ export function namespaceSessions(setup: PrincipalSetup): boolean {
   return setup.transport === "http" && (setup.oauth || setup.staticTokens > 1);
 }
 
-/** True for keys shaped like OpenClaw's own session keys (`agent:<id>:<rest>`, `incognito-`). */
+/**
+ * Bare keys the gateway resolves to its own sessions: `main` becomes the
+ * agent's main conversation (the same as `agent:<agentId>:main`), `global`
+ * and `unknown` are kept as shared keys. Measured against OpenClaw
+ * 2026.9.6: a turn sent with key `main` (or `MAIN`, ` main `) continued the
+ * conversation of `agent:main:main`.
+ */
+const GATEWAY_ALIASES = new Set(["main", "global", "unknown"]);
+
+/** The shape of a key this module namespaced (see {@linkcode SessionKeys.toGateway}). */
+const NAMESPACED_SHAPE = /^mcp-[0-9a-f]{16}:/;
+
+/**
+ * True for keys that reach OpenClaw's own sessions or the bridge's
+ * namespaced ones when sent raw: `agent:<id>:<rest>`, an `incognito-`
+ * segment, the bare aliases `main`, `global` and `unknown`, and
+ * `mcp-<16 hex>:<rest>`. Compared as the gateway does: trimmed, in any case.
+ */
 export function isInternalSessionKey(sessionId: string): boolean {
-  const lower = sessionId.toLowerCase();
+  const lower = sessionId.trim().toLowerCase();
+  if (GATEWAY_ALIASES.has(lower)) return true;
   if (/^agent:[^:]+:/.test(lower)) return true;
+  if (NAMESPACED_SHAPE.test(lower)) return true;
   return lower.split(":").some((segment) => segment.startsWith("incognito-"));
 }
 
@@ -97,17 +121,24 @@ export class SessionKeys implements SessionKeyPolicy {
     if (!sessionId || this.allowInternalKeys || !isInternalSessionKey(sessionId)) return;
     throw new BridgeError(
       "invalid_argument",
-      "session_id is shaped like one of OpenClaw's own session keys (agent:<agentId>:<rest>, or an incognito- segment); such keys are refused so that a caller cannot join the gateway's internal conversations.",
-      "Choose another key (for example without the agent: prefix); the operator can allow such keys with MCP_ALLOW_INTERNAL_SESSION_KEYS=true.",
+      "session_id is shaped like one of OpenClaw's own session keys (agent:<agentId>:<rest>, an incognito- segment, or the gateway's bare main, global or unknown) or like a key this bridge namespaces (mcp-<16 hex>:); such keys are refused so that a caller cannot join the gateway's internal conversations or another caller's.",
+      "Choose another key (for example without the agent: prefix, or 'main-chat' instead of 'main'); the operator can allow such keys with MCP_ALLOW_INTERNAL_SESSION_KEYS=true.",
     );
   }
 
-  /** The key sent to the gateway for `principal`'s `session_id` (undefined stays undefined). */
+  /**
+   * The key sent to the gateway for `principal`'s `session_id` (undefined
+   * stays undefined). Applies {@linkcode SessionKeys.check} too, so a task
+   * queued before a key shape was refused does not reach the gateway with it.
+   *
+   * @throws {BridgeError} `invalid_argument` for a refused session_id.
+   */
   async toGateway(
     principal: string,
     sessionId: string | null | undefined,
   ): Promise<string | undefined> {
     if (!sessionId) return undefined;
+    this.check(sessionId);
     if (!this.namespaced) return sessionId;
     return `${NAMESPACE_PREFIX}${await digest(principal)}:${sessionId}`;
   }

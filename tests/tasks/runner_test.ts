@@ -233,6 +233,26 @@ Deno.test("runner: the session key sent is namespaced per principal when asked",
   );
 });
 
+Deno.test(
+  "runner: a task queued with a key refused since (e.g. 'main') fails without reaching the gateway",
+  opts,
+  async () => {
+    await using s = await setup({ sessionKeys: new SessionKeys() });
+    // Queued before the rule existed (or by an older version): the store takes any key.
+    const task = await s.store.submit("local", {
+      message: "1",
+      instance: "default",
+      sessionId: "Main",
+    });
+    s.runner.start();
+    await waitForTerminal(s.store, task.id);
+    const done = await s.store.get("local", task.id);
+    assert.equal(done.status, "failed");
+    assert.equal(done.error?.code, "invalid_argument");
+    assert.equal(s.gateway.chats.length, 0, "agent:main:main was never reached");
+  },
+);
+
 Deno.test("runner: a pending task past its deadline fails as task_expired", opts, async () => {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/tasks.kv`);

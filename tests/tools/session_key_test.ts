@@ -87,6 +87,43 @@ Deno.test("session keys: OpenClaw's own shapes are recognised", async () => {
   assert.equal(await new SessionKeys().toGateway("token:1111", "s"), "s");
 });
 
+Deno.test("session keys: the gateway's bare aliases and the namespaced shape are refused", async () => {
+  // OpenClaw lowercases and trims a key and sends a bare one to
+  // agent:<agentId>:<key>: "main" is the agent's main conversation
+  // (measured against OpenClaw 2026.9.6), "global" and "unknown" are shared.
+  for (
+    const key of [
+      "main",
+      "MAIN",
+      "Main",
+      " main ",
+      "global",
+      "GLOBAL",
+      "unknown",
+      "mcp-0123456789abcdef:conv",
+      "MCP-0123456789ABCDEF:conv",
+    ]
+  ) {
+    assert.ok(isInternalSessionKey(key), JSON.stringify(key));
+  }
+  for (const key of ["main-chat", "main:main", "mainly", "my main", "mcp-12:conv", "mcp-x"]) {
+    assert.ok(!isInternalSessionKey(key), key);
+  }
+  for (const namespaced of [false, true]) {
+    const keys = new SessionKeys({ namespaced });
+    for (const key of ["main", "mcp-0123456789abcdef:conv"]) {
+      assert.throws(() => keys.check(key), (e: BridgeError) => e.code === "invalid_argument");
+      // The runner calls toGateway alone: a task queued before the rule is refused there too.
+      await assert.rejects(
+        keys.toGateway("token:1111", key),
+        (e: BridgeError) => e.code === "invalid_argument",
+      );
+    }
+  }
+  const allowed = new SessionKeys({ allowInternalKeys: true });
+  assert.equal(await allowed.toGateway("token:1111", "main"), "main");
+});
+
 Deno.test(
   "session keys: two tokens, same session_id: two gateway conversations; results keep the caller's id",
   opts,
@@ -190,7 +227,16 @@ Deno.test(
       assert.equal(gateway.chats[0].headers["x-openclaw-session-key"], "café ÿ-1");
       for (const tool of ["openclaw_chat", "openclaw_chat_async"]) {
         for (
-          const sessionId of ["line\nbreak", "snow☃", "emoji😀", "c1\u0085", "agent:main:main"]
+          const sessionId of [
+            "line\nbreak",
+            "snow☃",
+            "emoji😀",
+            "c1\u0085",
+            "agent:main:main",
+            // Sent raw, these reach agent:main:main and another bridge's namespaced key.
+            "Main",
+            "mcp-0123456789abcdef:x",
+          ]
         ) {
           const result = await session.client.callTool({
             name: tool,
@@ -199,7 +245,9 @@ Deno.test(
           const error = result.structuredContent?.error as { code: string; message: string };
           assert.equal(error?.code, "invalid_argument", `${tool} ${JSON.stringify(sessionId)}`);
           assert.match(error.message, /session_id/);
-          if (!sessionId.startsWith("agent:")) {
+          if (/^[\x20-\x7e]*$/.test(sessionId)) {
+            assert.match(error.message, /OpenClaw's own session keys/);
+          } else {
             assert.match(error.message, /printable ASCII/);
           }
         }
