@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, redactedConfig } from "./src/config.ts";
+import { ConfigError, loadConfig } from "./src/config.ts";
+import { redactedConfig } from "./src/config_redact.ts";
 import { createLogger } from "./src/log.ts";
 import { startBridge } from "./src/bridge.ts";
 import { runStdio } from "./src/stdio.ts";

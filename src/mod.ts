@@ -29,14 +29,12 @@ export {
   type Config,
   ConfigError,
   type ConfigSources,
-  helpText,
   type Instance,
-  type Kind,
   loadConfig,
-  OPTIONS,
-  type OptionSpec,
-  VERSION,
 } from "./config.ts";
+export { type OptionMeta, OPTIONS, type OptionSpec } from "./config_schema.ts";
+export { helpText } from "./config_help.ts";
+export { VERSION } from "./version.ts";
 export { BridgeError, type ErrorBody, type ErrorCode } from "./errors.ts";
 export {
   createLogger,

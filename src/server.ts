@@ -22,7 +22,7 @@ import {
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { VERSION } from "./config.ts";
+import { VERSION } from "./version.ts";
 import { BridgeError, toBridgeError } from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
 import type { Logger } from "./log.ts";

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  type Config,
-  ConfigError,
-  helpText,
-  loadConfig,
-  OPTIONS,
-  redactedConfig,
-} from "../src/config.ts";
+import { type Config, ConfigError, loadConfig } from "../src/config.ts";
+import { helpText } from "../src/config_help.ts";
+import { redactedConfig } from "../src/config_redact.ts";
+import { OPTIONS } from "../src/config_schema.ts";
 
 function run(
   args: string[],

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { isSafeRedirect } from "../config.ts";
+import { isSafeRedirect } from "./redirect_policy.ts";
 import { displayText } from "./pages.ts";
 import { MAX_URI_LENGTH, type OAuthClient } from "./store.ts";
 import { readCapped } from "../read_capped.ts";

@@ -12,7 +12,7 @@ import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
-import { isSafeRedirect } from "../config.ts";
+import { isSafeRedirect } from "./redirect_policy.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
 import { TokenBuckets } from "../token_bucket.ts";

@@ -12,7 +12,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Config } from "../config.ts";
-import { VERSION } from "../config.ts";
+import { VERSION } from "../version.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
 import { clientAddress } from "../client_address.ts";
