@@ -21,7 +21,7 @@ import { checkExposure } from "./src/http/serve.ts";
 export interface DeployApp {
   /** Serve this with `Deno.serve`. */
   handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
-  /** Stops the task runner. */
+  /** Stops the task runner; its running tasks go back to the queue for another isolate. */
   stop: () => Promise<void>;
 }
 

@@ -14,11 +14,14 @@ import { TaskStore } from "./tasks/store.ts";
 
 /** A running bridge, ready to serve any transport. */
 export interface Bridge {
-  /** Gateway clients. */
+  /** Gateway clients by instance name, shared by every server of this bridge. */
   gateways: GatewayRegistry;
   /** Aborted at shutdown: cancels calls in flight. */
   shutdown: AbortController;
-  /** A new MCP server for a principal. */
+  /**
+   * A new MCP server acting for `owner` (its tasks, its session keys). Cheap:
+   * the toolset, store and runner are shared.
+   */
   serverFor(owner: string): BridgeServer;
   /** Stops the runner (running tasks go back to the queue). */
   stop(): Promise<void>;

@@ -30,15 +30,15 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** A structured logger. */
+/** Where the bridge reports events: a name and fields per record (see {@linkcode createLogger}). */
 export interface Logger {
   /** Logs at `debug` level (only shown with --debug). */
   debug(event: string, fields?: Record<string, unknown>): void;
-  /** Logs at `info` level. */
+  /** Logs normal operation: start, stop, each tool call. */
   info(event: string, fields?: Record<string, unknown>): void;
-  /** Logs at `warn` level. */
+  /** Logs what an operator should look at, e.g. a risky setting. */
   warn(event: string, fields?: Record<string, unknown>): void;
-  /** Logs at `error` level. */
+  /** Logs a failure that needs attention, e.g. a tool crash or a failed listener. */
   error(event: string, fields?: Record<string, unknown>): void;
 }
 

@@ -30,11 +30,11 @@ function protocolError(
 
 /** Newline-delimited JSON-RPC over byte streams (stdin/stdout by default). */
 export class StdioTransport implements Transport {
-  /** Set by the protocol layer. */
+  /** Receives each valid JSON-RPC message read (set by the protocol layer). */
   onmessage?: (message: JSONRPCMessage) => void;
-  /** Set by the protocol layer. */
+  /** Called once, when the transport closes (set by the protocol layer). */
   onclose?: () => void;
-  /** Set by the protocol layer. */
+  /** Called when reading input fails (set by the protocol layer). */
   onerror?: (error: Error) => void;
   /**
    * Called once when input ends; default closes at once. The owner can
@@ -160,7 +160,7 @@ export interface StdioOptions {
   server: BridgeServer;
   /** Aborted when input ends or a signal arrives. */
   shutdown: AbortController;
-  /** Logger. */
+  /** Receives the `started` event. */
   log: Logger;
 }
 
