@@ -5,6 +5,9 @@
  * cannot), all against the loopback test gateway, measured in the same run
  * and interleaved (a b c a b c) so machine drift affects all alike.
  *
+ * Run with `--v8-flags=--expose-gc` (as `deno task bench` does) for the
+ * in-process session leak rows; without it they are skipped, saying why.
+ *
  * Options: `--quick` (small counts), `--latency-ms N` (gateway delay),
  * `--no-stream`, `--no-real` (skip the real OpenClaw gateway row).
  * Prints a table; writes `bench/results/latest.json`.
@@ -21,7 +24,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 // @ts-types="@modelcontextprotocol/sdk/inMemory"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Instance } from "../src/config.ts";
-import { createServer } from "../src/server.ts";
+import { createServer, createToolset } from "../src/server.ts";
+import { SessionManager } from "../src/http/sessions.ts";
 import { GatewayClient } from "../src/gateway/client.ts";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
 import { silentLogger } from "../src/log.ts";
@@ -503,6 +507,93 @@ async function storeFigures(): Promise<void> {
   await Deno.remove(dir, { recursive: true });
 }
 
+/**
+ * In process, on a clock we move: SESSIONS sessions opened and abandoned, then
+ * expired and swept. The RSS rows above cannot tell a leak from V8 keeping
+ * freed heap; counting the MCP servers still reachable after GC (weak
+ * references) can: anything above 0 is a leak.
+ */
+async function sessionLeakFigures(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    notes.push("session leak rows skipped: run with --v8-flags=--expose-gc (deno task bench does)");
+    return;
+  }
+  const gateways = new GatewayRegistry([{
+    name: "default",
+    url: "http://127.0.0.1:9",
+    timeoutMs: 1_000,
+    isDefault: true,
+    model: "openclaw",
+  }]);
+  const toolset = createToolset({ gateways });
+  const shutdown = new AbortController();
+  const servers: WeakRef<object>[] = [];
+  const clock = { t: Date.now() };
+  const idleMs = 60_000;
+  const sessions = new SessionManager({
+    createServer: (owner) => {
+      const server = createServer({
+        gateways,
+        log: silentLogger,
+        owner,
+        toolset,
+        shutdown: shutdown.signal,
+      });
+      servers.push(new WeakRef(server));
+      return server;
+    },
+    idleMs,
+    max: SESSIONS,
+    log: silentLogger,
+    now: () => clock.t,
+  });
+  const heapMiB = () => {
+    gc();
+    return Deno.memoryUsage().heapUsed / 2 ** 20;
+  };
+  const base = heapMiB();
+  for (let i = 0; i < SESSIONS; i++) {
+    const response = await sessions.handle(
+      new Request("http://bench/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: ACCEPT },
+        body: JSON.stringify(INITIALIZE),
+      }),
+      "bench",
+      INITIALIZE,
+    );
+    await response.body?.cancel();
+  }
+  const open = heapMiB() - base;
+  clock.t += idleMs + 1;
+  sessions.sweep();
+  // Closing transports settles over a few turns of the event loop.
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    gc();
+  }
+  const expired = heapMiB() - base;
+  const reachable = servers.filter((ref) => ref.deref()).length;
+  await sessions.close();
+  rows.push({
+    figure: `JS heap over baseline, ${SESSIONS} sessions open (in process)`,
+    unit: "MiB",
+    b: open,
+  });
+  rows.push({
+    figure: "JS heap over baseline after they expired (in process)",
+    unit: "MiB",
+    b: expired,
+  });
+  rows.push({
+    figure:
+      `MCP servers still reachable after ${SESSIONS} sessions expired and GC (0 = none leaked)`,
+    unit: "servers",
+    b: reachable,
+  });
+}
+
 async function realGateway(): Promise<void> {
   const found = await findOpenclaw();
   if ("missing" in found) {
@@ -560,6 +651,7 @@ await memoryFigures(gateway, old);
 await gateway.close();
 await makespan();
 await storeFigures();
+await sessionLeakFigures();
 if (!flags["no-real"]) await realGateway();
 
 const machine =
