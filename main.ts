@@ -9,42 +9,37 @@
  *
  * @module
  */
-import { ConfigError, loadConfig } from "./src/config.ts";
+import { loadConfig } from "./src/config.ts";
 import { redactedConfig } from "./src/config_redact.ts";
+import { runEntry } from "./src/entry.ts";
 import { createLogger } from "./src/log.ts";
 import { startBridge } from "./src/bridge.ts";
 import { runStdio } from "./src/stdio.ts";
 import { checkExposure, serveHttp } from "./src/http/serve.ts";
 import { defaultKvPath, openTaskKv } from "./src/tasks/kv.ts";
 
-/** Runs the command line; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs the command line until the transport stops and returns the exit
+ * code: 0, or 2 for a bad configuration, reported on stderr in one line.
+ */
+export function main(args: string[]): Promise<number> {
+  return runEntry(() => serve(args));
+}
+
+async function serve(args: string[]): Promise<void> {
   const env = Deno.env.toObject();
-  let command;
-  let kv: Deno.Kv;
-  try {
-    command = loadConfig({ args, env });
-    if (command.kind !== "run") {
-      console.log(command.text);
-      return 0;
-    }
-    if (command.config.transport === "http") {
-      checkExposure(command.config);
-    }
-    kv = await openTaskKv(command.config.kvPath ?? defaultKvPath(env));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`openclaw-mcp: ${error.message}`);
-      return 2;
-    }
-    throw error;
+  const command = loadConfig({ args, env });
+  if (command.kind !== "run") {
+    console.log(command.text);
+    return;
   }
   const config = command.config;
+  if (config.transport === "http") checkExposure(config);
+  const kv = await openTaskKv(config.kvPath ?? defaultKvPath(env));
   const log = createLogger({ level: config.debug ? "debug" : "info" });
   log.debug("config", redactedConfig(config));
 
   const bridge = startBridge(config, { kv, log });
-  let code = 0;
   try {
     if (config.transport === "http") {
       await serveHttp({
@@ -58,17 +53,12 @@ export async function main(args: string[]): Promise<number> {
     } else {
       await runStdio({ server: bridge.serverFor("local"), shutdown: bridge.shutdown, log });
     }
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`openclaw-mcp: ${error.message}`);
-    code = 2;
   } finally {
     // Running tasks go back to the queue for the next process on this KV.
     await bridge.stop();
     kv.close();
     log.info("stopped", { transport: config.transport });
   }
-  return code;
 }
 
 if (import.meta.main) {
