@@ -160,11 +160,12 @@ function check(spec: OptionEntry, origin: string, value: unknown): void {
  * free-text option (a plain string schema), where "" is a value.
  */
 function isUnset(spec: OptionEntry, text: string): boolean {
+  if (text !== "") return false;
   let schema: z.core.$ZodType = spec.schema;
   while (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) {
     schema = schema.unwrap();
   }
-  return text === "" && !(schema instanceof z.ZodString);
+  return !(schema instanceof z.ZodString);
 }
 
 /** The `--config` file's entries, in file order. */

@@ -341,3 +341,31 @@ Deno.test("config: the redacted view hides tokens and the client secret", () => 
   assert.doesNotMatch(text, /gw-secret|client-secret-value|owner-pass-word|static-token-1/);
   assert.match(text, /"hasToken":true/);
 });
+
+Deno.test("config: a bad value fails even where a later source overrides it", () => {
+  fails(["--port", "80"], { PORT: "abc" }, /^PORT="abc": not a whole number/);
+  fails([], { MCP_ALLOW_DCR: "true", MCP_DANGEROUSLY_ALLOW_DCR: "maybe" }, /ALLOW_DCR="maybe"/);
+  assert.equal(
+    run([], { MCP_ALLOW_DCR: "false", MCP_DANGEROUSLY_ALLOW_DCR: "true" }).auth.allowDcr,
+    false,
+    "the canonical name wins over an alias",
+  );
+});
+
+Deno.test("config: an empty variable is unset, except for free text", () => {
+  const config = run([], { PORT: "", MCP_REDIRECT_URIS: "", DEBUG: "", OPENCLAW_MODEL: "" });
+  assert.equal(config.port, 3000);
+  assert.equal(config.auth.redirectUris.length, 2, "the default callbacks stay");
+  assert.equal(config.instances[0].model, "", "free text takes the empty string");
+  assert.equal(run([], { OPENCLAW_GATEWAY_TOKEN: "" }).instances[0].token, undefined);
+});
+
+Deno.test("config: an error inside a list names the item, and file lists hold strings", () => {
+  const uri = "http://evil.example/" + "x".repeat(80);
+  fails([], { MCP_REDIRECT_URIS: `https://ok.example/cb,${uri}` }, new RegExp(`="${uri}": not`));
+  fails(["--config", "c.json"], {}, /"allowedHosts".*wrong type; use a JSON array of strings/, {
+    "c.json": '{"allowedHosts":["a", 5]}',
+  });
+  const hosts = run(["--config", "c.json"], {}, { "c.json": '{"allowedHosts":["A.example"]}' });
+  assert.deepEqual(hosts.http.allowedHosts, ["a.example"]);
+});
