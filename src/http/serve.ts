@@ -125,16 +125,24 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   const issuer = () => config.auth.issuerUrl ?? listened;
   const { app, sessions } = await createApp({ ...options, issuer });
   const stopping = new AbortController();
-  const listen = (port: number, onListen: (addr: Deno.NetAddr) => void): Deno.HttpServer =>
-    Deno.serve({
+  // Listeners not yet finished, each with its own abort: one that failed is
+  // dropped, so a long accept-error storm holds no dead servers or listeners.
+  const live = new Map<Deno.HttpServer, AbortController>();
+  const listen = (port: number, onListen: (addr: Deno.NetAddr) => void): Deno.HttpServer => {
+    const controller = new AbortController();
+    const server = Deno.serve({
       hostname: config.host,
       port,
-      signal: stopping.signal,
+      signal: controller.signal,
       onListen: (addr) => onListen(addr as Deno.NetAddr),
     }, app.fetch);
-  const servers: Deno.HttpServer[] = [];
+    live.set(server, controller);
+    server.finished.finally(() => live.delete(server)).catch(() => {});
+    return server;
+  };
+  let first: Deno.HttpServer;
   try {
-    servers.push(listen(config.port, (addr) => {
+    first = listen(config.port, (addr) => {
       const url = displayUrl(addr);
       listened = url;
       if (
@@ -147,17 +155,18 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
       }
       log.info("listening", { url, mcp: `${url}/mcp`, port: addr.port });
       console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
-    }));
+    });
   } catch (error) {
     await sessions?.close();
     throw bindError(error, config);
   }
   // Listening again reuses the port we got (port 0 included).
-  const port = (servers[0].addr as Deno.NetAddr).port;
+  const port = (first.addr as Deno.NetAddr).port;
 
   const stop = () => {
     if (stopping.signal.aborted) return;
     stopping.abort();
+    for (const controller of live.values()) controller.abort();
     log.info("shutting_down", { sessions: sessions?.size ?? 0 });
     options.shutdown.abort();
     sessions?.close();
@@ -180,7 +189,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
       .finally(() => clearTimeout(timer));
   };
 
-  let current: Deno.HttpServer | undefined = servers[0];
+  let current: Deno.HttpServer | undefined = first;
   let failure: unknown;
   let failures = 0;
   while (!stopping.signal.aborted) {
@@ -209,7 +218,6 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     if (stopping.signal.aborted) break;
     try {
       current = listen(port, () => log.info("http_listener_resumed", { port, failures }));
-      servers.push(current);
     } catch (error) {
       current = undefined;
       failure = error;
@@ -219,7 +227,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   // bounded by SHUTDOWN_MS for anything still holding on.
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
-    Promise.allSettled(servers.map((s) => s.finished)),
+    Promise.allSettled([...live.keys()].map((s) => s.finished)),
     new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS)),
   ]);
   clearTimeout(timer);
