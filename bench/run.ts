@@ -31,10 +31,10 @@ import { GatewayRegistry } from "../src/gateway/registry.ts";
 import { silentLogger } from "../src/log.ts";
 import { TaskRunner } from "../src/tasks/runner.ts";
 import { isTerminal, TaskStore } from "../src/tasks/store.ts";
-import { TestGateway } from "../tests/helpers/test_gateway.ts";
-import { baseEnv, DENO_RUN, INITIALIZE, startHttp } from "../tests/helpers/spawn.ts";
-import { FakeLlm } from "../tests/helpers/fake_llm.ts";
-import { findOpenclaw, freePort, startRealGateway } from "../tests/helpers/real_gateway.ts";
+import { TestGateway } from "../testing/test_gateway.ts";
+import { baseEnv, DENO_RUN, INITIALIZE, startHttp } from "../testing/spawn.ts";
+import { FakeLlm } from "../testing/fake_llm.ts";
+import { findOpenclaw, freePort, startRealGateway } from "../testing/real_gateway.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

@@ -11,7 +11,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { type Bridge, startBridge } from "../src/bridge.ts";
 import { loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/log.ts";
-import { TestGateway } from "./helpers/test_gateway.ts";
+import { TestGateway } from "../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -6,8 +6,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { createServer, GatewayRegistry, silentLogger } from "../src/mod.ts";
 import { deployHandler } from "../deploy.ts";
-import { TestGateway } from "./helpers/test_gateway.ts";
-import { baseEnv, INITIALIZE } from "./helpers/spawn.ts";
+import { TestGateway } from "../testing/test_gateway.ts";
+import { baseEnv, INITIALIZE } from "../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const root = new URL("../", import.meta.url);

@@ -24,7 +24,7 @@ import {
 import { TaskRunner } from "../src/tasks/runner.ts";
 import { TaskStore } from "../src/tasks/store.ts";
 import { defineTool } from "../src/tools/tool.ts";
-import { TestGateway } from "./helpers/test_gateway.ts";
+import { TestGateway } from "../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

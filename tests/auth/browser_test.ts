@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv, startHttp } from "../../testing/spawn.ts";
 import { authorizeUrl, pkce, register, tokenRequest } from "../helpers/oauth.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";

@@ -1,7 +1,7 @@
 /** The OAuth authorization server against the spawned server: metadata, flows, and every refusal. */
 import assert from "node:assert/strict";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, type HttpServerProcess, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv, type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
 import {
   approve,
   authorize,

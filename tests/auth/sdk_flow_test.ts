@@ -20,8 +20,8 @@ import type {
   OAuthClientMetadata,
   OAuthTokens,
 } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv, startHttp } from "../../testing/spawn.ts";
 import { approve, mcpStatus, tokenRequest } from "../helpers/oauth.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -1,6 +1,6 @@
 /** The command line as users meet it: help, version, bad values, missing KV flag. */
 import assert from "node:assert/strict";
-import { baseEnv, MAIN, runMain } from "../helpers/spawn.ts";
+import { baseEnv, MAIN, runMain } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

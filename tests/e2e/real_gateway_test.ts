@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { FakeLlm } from "../helpers/fake_llm.ts";
-import { findOpenclaw, type RealGateway, startRealGateway } from "../helpers/real_gateway.ts";
-import { connectStdio, startHttp, type StdioSession } from "../helpers/spawn.ts";
+import { FakeLlm } from "../../testing/fake_llm.ts";
+import { findOpenclaw, type RealGateway, startRealGateway } from "../../testing/real_gateway.ts";
+import { connectStdio, startHttp, type StdioSession } from "../../testing/spawn.ts";
 
 const found = await findOpenclaw();
 if ("missing" in found) console.log(`real-gateway suite skipped: ${found.missing}`);

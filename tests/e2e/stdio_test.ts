@@ -3,14 +3,14 @@
  * the loopback test gateway.
  */
 import assert from "node:assert/strict";
-import { type Fault, TestGateway } from "../helpers/test_gateway.ts";
+import { type Fault, TestGateway } from "../../testing/test_gateway.ts";
 import {
   connectStdio,
   gatewayEnv,
   INITIALIZE,
   runMain,
   type StdioSession,
-} from "../helpers/spawn.ts";
+} from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

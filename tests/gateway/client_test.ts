@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { agentsFromModels, GatewayClient } from "../../src/gateway/client.ts";
 import { BridgeError } from "../../src/errors.ts";
 import type { Instance } from "../../src/config.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

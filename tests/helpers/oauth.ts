@@ -12,7 +12,7 @@ import { s256 } from "../../src/auth/crypto.ts";
 import { createOAuth, type OAuthLimits } from "../../src/auth/oauth.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { INITIALIZE } from "./spawn.ts";
+import { INITIALIZE } from "../../testing/spawn.ts";
 
 /** A fresh PKCE pair. */
 export async function pkce(): Promise<{ verifier: string; challenge: string }> {

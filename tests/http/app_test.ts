@@ -13,8 +13,8 @@ import { startBridge } from "../../src/bridge.ts";
 import { createApp, type HttpApp, READY_PROBE_TTL_MS } from "../../src/http/app.ts";
 import { EVENT_BYTES_PER_SESSION } from "../../src/http/event_store.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

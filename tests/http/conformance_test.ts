@@ -5,7 +5,7 @@
  * suite's fixture tools, resources and prompts.
  */
 import assert from "node:assert/strict";
-import { baseEnv, startHttp } from "../helpers/spawn.ts";
+import { baseEnv, startHttp } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, loadConfig } from "../../src/config.ts";
 import { checkExposure, MIN_PASSWORD_CHARS, MIN_TOKEN_CHARS } from "../../src/http/serve.ts";
-import { runMain } from "../helpers/spawn.ts";
+import { runMain } from "../../testing/spawn.ts";
 
 function config(env: Record<string, string>): Config {
   const command = loadConfig({ args: ["--transport", "http"], env });

@@ -4,14 +4,14 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 import {
   gatewayEnv,
   type HttpServerProcess,
   INITIALIZE,
   runMain,
   startHttp,
-} from "../helpers/spawn.ts";
+} from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const ACCEPT = "application/json, text/event-stream";

@@ -9,8 +9,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SseParser } from "../../src/gateway/sse.ts";
 import { READY_PROBE_TTL_MS } from "../../src/http/app.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -6,7 +6,7 @@
  * registration limit), and without TRUST_PROXY the header counts for nothing.
  */
 import assert from "node:assert/strict";
-import { type HttpServerProcess, startHttp } from "../helpers/spawn.ts";
+import { type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const PASSWORD = "correct horse battery staple";

@@ -4,8 +4,8 @@ import { GatewayRegistry } from "../../src/gateway/registry.ts";
 import { SessionManager } from "../../src/http/sessions.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createServer, createToolset } from "../../src/server.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { INITIALIZE } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { INITIALIZE } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const ACCEPT = "application/json, text/event-stream";

@@ -5,8 +5,8 @@
  * twice at the same time.
  */
 import assert from "node:assert/strict";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { connectStdio, gatewayEnv, type StdioSession } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { connectStdio, gatewayEnv, type StdioSession } from "../../testing/spawn.ts";
 import { scale } from "./scale.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type Fault, TestGateway } from "../helpers/test_gateway.ts";
-import { startHttp } from "../helpers/spawn.ts";
+import { type Fault, TestGateway } from "../../testing/test_gateway.ts";
+import { startHttp } from "../../testing/spawn.ts";
 
 type Result = { isError?: boolean; structuredContent?: Record<string, unknown> };
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -5,8 +5,8 @@
  * the connections are gone, and answer /health and an MCP initialize.
  */
 import assert from "node:assert/strict";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE } from "../../testing/spawn.ts";
 import { SHUTDOWN_MS } from "../../src/http/serve.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

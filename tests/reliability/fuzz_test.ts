@@ -5,8 +5,8 @@
  * server still answers afterwards. Reproduce a failure with FUZZ_SEED.
  */
 import assert from "node:assert/strict";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE, startHttp } from "../../testing/spawn.ts";
 import { scale } from "./scale.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { gatewayEnv, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { gatewayEnv, startHttp } from "../../testing/spawn.ts";
 import { scale } from "./scale.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

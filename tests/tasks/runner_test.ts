@@ -5,7 +5,7 @@ import { SessionKeys } from "../../src/gateway/session_key.ts";
 import { silentLogger } from "../../src/log.ts";
 import { TaskRunner, waitForTerminal } from "../../src/tasks/runner.ts";
 import { TaskStore } from "../../src/tasks/store.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -8,7 +8,7 @@ import { GatewayRegistry } from "../../src/gateway/registry.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createServer } from "../../src/server.ts";
 import { PROGRESS_TAIL_CHARS, progressTail } from "../../src/tools/chat.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

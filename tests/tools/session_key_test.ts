@@ -14,8 +14,8 @@ import {
   SessionKeys,
 } from "../../src/gateway/session_key.ts";
 import type { BridgeError } from "../../src/errors.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
-import { connectStdio, gatewayEnv, startHttp } from "../helpers/spawn.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { connectStdio, gatewayEnv, startHttp } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

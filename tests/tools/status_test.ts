@@ -9,7 +9,7 @@ import type { BridgeError } from "../../src/errors.ts";
 import { GatewayRegistry } from "../../src/gateway/registry.ts";
 import { agentsTool, instancesTool, statusTool } from "../../src/tools/status.ts";
 import type { ToolContext } from "../../src/tools/tool.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const context: ToolContext = { signal: new AbortController().signal, progress() {}, owner: "o" };

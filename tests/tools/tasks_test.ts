@@ -11,7 +11,7 @@ import { TaskRunner } from "../../src/tasks/runner.ts";
 import { TaskStore } from "../../src/tasks/store.ts";
 import { submitChat, type TaskToolDeps, taskTools } from "../../src/tools/tasks.ts";
 import type { Tool, ToolContext } from "../../src/tools/tool.ts";
-import { TestGateway } from "../helpers/test_gateway.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

@@ -9,7 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 /** Absolute path of the entry point under test. */
-export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** Flags every spawned server runs with. */
 export const DENO_RUN = ["run", "-A", "--quiet", MAIN];
