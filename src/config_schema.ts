@@ -44,6 +44,7 @@ export interface OptionEntry extends OptionSpec {
 }
 
 const WHOLE_NUMBER = /^-?\d+$/;
+const DIGITS = /^\d+$/;
 const TRUE_WORDS = ["true", "1", "yes", "on"];
 const FALSE_WORDS = ["false", "0", "no", "off", ""];
 /** Gateway instance names, as tool arguments spell them. */
@@ -132,7 +133,7 @@ function hopCount(max: number) {
       ? "1"
       : FALSE_WORDS.includes(text)
       ? "0"
-      : /^\d+$/.test(text)
+      : DIGITS.test(text)
       ? text
       : "1";
   return textOr(z.union([z.boolean(), z.number()]), "number or a boolean")
@@ -141,7 +142,7 @@ function hopCount(max: number) {
     .default(0);
 }
 
-/** JSON text, or (in a config file) a JSON value as is; its shape is checked by {@linkcode instancesSchema}. */
+/** JSON text, or a config file's JSON value as is; {@linkcode instancesSchema} checks its shape. */
 function json() {
   return z.unknown().transform((value, ctx): unknown => {
     if (typeof value !== "string") return value;
