@@ -43,15 +43,9 @@ export {
   type LogLevel,
   silentLogger,
 } from "./log.ts";
-export {
-  type ChatReply,
-  type ChatRequest,
-  GatewayClient,
-  type GatewayClientOptions,
-  type HealthReport,
-  type HealthStatus,
-  type Usage,
-} from "./gateway/client.ts";
+export { type ChatRequest, GatewayClient, type GatewayClientOptions } from "./gateway/client.ts";
+export type { ChatReply, Usage } from "./gateway/reply.ts";
+export type { HealthReport, HealthStatus } from "./gateway/health.ts";
 export { GatewayRegistry } from "./gateway/registry.ts";
 export {
   type Claim,

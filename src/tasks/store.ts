@@ -53,7 +53,7 @@
  * @module
  */
 import { BridgeError } from "../errors.ts";
-import type { Usage } from "../gateway/client.ts";
+import type { Usage } from "../gateway/reply.ts";
 
 /** A task's lifecycle state. */
 export type TaskStatus = "pending" | "running" | "completed" | "failed" | "cancelled";

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { type SessionKeyPolicy, SessionKeys } from "../gateway/session_key.ts";
 import { chatArgs } from "./args.ts";
-import type { Usage } from "../gateway/client.ts";
+import type { Usage } from "../gateway/reply.ts";
 import { defineTool, type Tool } from "./tool.ts";
 import { throttle } from "../throttle.ts";
 

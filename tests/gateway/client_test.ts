@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { agentsFromModels, GatewayClient } from "../../src/gateway/client.ts";
+import { GatewayClient } from "../../src/gateway/client.ts";
+import { agentsFromModels } from "../../src/gateway/reply.ts";
 import { BridgeError } from "../../src/errors.ts";
 import type { Instance } from "../../src/config.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
