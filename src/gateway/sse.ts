@@ -2,6 +2,12 @@
  * An incremental Server-Sent Events parser: feed it text as it arrives, in
  * chunks split anywhere, and it yields complete events.
  *
+ * Why our own: the kept parser, `@std/http`'s `ServerSentEventParseStream`,
+ * is published on JSR only, and JSR is unreachable where this project is
+ * built (only the npm registry is), so `deno.json` cannot import it. When
+ * JSR becomes reachable, replace this module with it (the tests in
+ * `tests/gateway/sse_test.ts` say what must still hold).
+ *
  * @module
  */
 

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import type { Instance } from "../../src/config.ts";
+import { BridgeError } from "../../src/errors.ts";
+import { readChatStream } from "../../src/gateway/chat_stream.ts";
+import { GatewayCall } from "../../src/gateway/request.ts";
+
+const instance: Instance = {
+  name: "t",
+  url: "http://127.0.0.1:9",
+  timeoutMs: 2_000,
+  isDefault: true,
+  model: "openclaw",
+};
+
+/** An event-stream response of `events` (each one `data:` line), split into `pieces`. */
+function stream(events: unknown[], options: { pieces?: number; fail?: boolean } = {}): Response {
+  const text = events.map((e) => `data: ${typeof e === "string" ? e : JSON.stringify(e)}\n\n`)
+    .join("");
+  const pieces = options.pieces ?? 1;
+  const size = Math.ceil(text.length / pieces);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < text.length; i += size) {
+        controller.enqueue(new TextEncoder().encode(text.slice(i, i + size)));
+      }
+      if (options.fail) controller.error(new TypeError("connection reset"));
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
+}
+
+function delta(content: string, extra: Record<string, unknown> = {}): unknown {
+  return { choices: [{ delta: { content } }], ...extra };
+}
+
+async function read(response: Response, maxReplyBytes = 10_000) {
+  using call = new GatewayCall({ instance, fetch, maxReplyBytes });
+  return await readChatStream(response, { call });
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof BridgeError, String(error));
+    return error.code;
+  }
+  return "no error";
+}
+
+Deno.test("chat stream: deltas arrive in order; model, usage and finish reason are kept", async () => {
+  using call = new GatewayCall({ instance, fetch, maxReplyBytes: 10_000 });
+  const seen: [string, string][] = [];
+  const reply = await readChatStream(
+    stream([
+      delta("he", { model: "openclaw/main" }),
+      delta("llo"),
+      { choices: [{ delta: {}, finish_reason: "stop" }], usage: { total_tokens: 4 } },
+      "[DONE]",
+    ], { pieces: 7 }),
+    { call, onDelta: (d, text) => seen.push([d, text]) },
+  );
+  assert.deepEqual(seen, [["he", "he"], ["llo", "hello"]]);
+  assert.deepEqual(reply, {
+    reply: "hello",
+    model: "openclaw/main",
+    usage: { total_tokens: 4 },
+    finishReason: "stop",
+  });
+});
+
+Deno.test("chat stream: a finish reason without [DONE] is complete; neither is cut off", async () => {
+  const finished = await read(stream([delta("a"), {
+    choices: [{ delta: {}, finish_reason: "length" }],
+  }]));
+  assert.equal(finished.reply, "a");
+  assert.equal(finished.model, "openclaw");
+  assert.equal(await codeOf(read(stream([delta("a")]))), "gateway_disconnected");
+  assert.equal(
+    await codeOf(read(stream([delta("a")], { fail: true }))),
+    "gateway_disconnected",
+  );
+});
+
+Deno.test("chat stream: error events, junk events and oversize streams are refused", async () => {
+  const failed = read(stream([delta("a"), { error: { message: "model down" } }]));
+  await assert.rejects(failed, (e) => {
+    assert.ok(e instanceof BridgeError);
+    assert.equal(e.code, "gateway_error");
+    assert.match(e.message, /mid-stream: model down\./);
+    return true;
+  });
+  assert.equal(await codeOf(read(stream(["{not json"]))), "gateway_bad_reply");
+  assert.equal(await codeOf(read(stream([{ choices: 3 }]))), "gateway_bad_reply");
+  assert.equal(await codeOf(read(stream([delta("x".repeat(200))]), 100)), "gateway_bad_reply");
+  assert.equal(await codeOf(read(new Response(null))), "gateway_bad_reply");
+});
