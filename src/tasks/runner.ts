@@ -16,7 +16,7 @@ import type { GatewayRegistry } from "../gateway/registry.ts";
 import { SessionKeys } from "../gateway/session_key.ts";
 import type { Logger } from "../log.ts";
 import { throttle } from "../throttle.ts";
-import { type Claim, isTerminal, type TaskStore } from "./store.ts";
+import type { Claim, TaskStore } from "./store.ts";
 
 /** Partial replies are saved at most this often. */
 export const PARTIAL_INTERVAL_MS = 500;
@@ -41,6 +41,11 @@ export interface RunnerOptions {
   idlePollMs?: number;
   /** Unique id of this runner. */
   id?: string;
+  /**
+   * Clock, epoch ms, for leases, sweeps and task durations. Default
+   * `Date.now`; pass the store's clock so both read the same time.
+   */
+  now?: () => number;
   /**
    * Turns a task's session_id into the gateway's key (per principal or not;
    * a `SessionKeys` of `gateway/session_key.ts`). Default: unchanged.
@@ -81,11 +86,12 @@ export class TaskRunner {
   #watchMs: number;
   #idlePollMs: number;
   #sessionKeys: NonNullable<RunnerOptions["sessionKeys"]>;
+  #now: () => number;
   #active = new Map<string, Active>();
   #wake?: () => void;
   #stopped = false;
   #loop?: Promise<void>;
-  #lastSweep = 0;
+  #lastSweep = -Infinity;
 
   /** Creates a runner; call {@linkcode TaskRunner.start}. */
   constructor(options: RunnerOptions) {
@@ -99,6 +105,7 @@ export class TaskRunner {
     this.#idlePollMs = options.idlePollMs ?? 1_000;
     this.#sessionKeys = options.sessionKeys ?? new SessionKeys();
     this.id = options.id ?? crypto.randomUUID();
+    this.#now = options.now ?? Date.now;
   }
 
   /** Number of tasks running here now. */
@@ -156,7 +163,7 @@ export class TaskRunner {
   }
 
   async #housekeeping(): Promise<void> {
-    const now = Date.now();
+    const now = this.#now();
     if (now - this.#lastSweep < this.#idlePollMs) return;
     this.#lastSweep = now;
     const migrated = await this.#store.migratePending();
@@ -192,7 +199,7 @@ export class TaskRunner {
       const active: Active = {
         claim,
         controller: new AbortController(),
-        renewedAt: Date.now(),
+        renewedAt: this.#now(),
         done: Promise.resolve(),
         writes: Promise.resolve(),
       };
@@ -207,52 +214,42 @@ export class TaskRunner {
   /** Renews due leases and aborts tasks that were cancelled or lost. */
   async #watch(): Promise<void> {
     const actives = [...this.#active.values()];
-    for (let i = 0; i < actives.length; i += 10) {
-      const batch = actives.slice(i, i + 10);
-      const entries = await this.#store.kv.getMany(batch.map((a) => ["task", a.claim.task.id]));
-      for (const [j, entry] of entries.entries()) {
-        const active = batch[j];
-        if (active.controller.signal.aborted) continue;
-        if (entry.versionstamp !== active.claim.versionstamp) {
-          active.reason = "lost";
-          active.controller.abort();
-          continue;
-        }
-        if (Date.now() - active.renewedAt >= this.#leaseMs / 3) {
-          await serial(active, async () => {
-            if (active.controller.signal.aborted) return;
-            const versionstamp = await this.#store.renew(active.claim, this.#leaseMs);
-            if (versionstamp) {
-              active.claim = {
-                task: { ...active.claim.task, leaseUntil: Date.now() + this.#leaseMs },
-                versionstamp,
-              };
-              active.renewedAt = Date.now();
-            }
-          });
-        }
+    const stamps = await this.#store.versionstamps(actives.map((a) => a.claim.task.id));
+    for (const [i, active] of actives.entries()) {
+      if (active.controller.signal.aborted) continue;
+      if (stamps[i] !== active.claim.versionstamp) {
+        active.reason = "lost";
+        active.controller.abort();
+        continue;
       }
+      if (this.#now() - active.renewedAt >= this.#leaseMs / 3) await this.#renew(active);
     }
+  }
+
+  /** Extends the claim's lease, after the claim's earlier writes. */
+  #renew(active: Active): Promise<void> {
+    return serial(active, async () => {
+      if (active.controller.signal.aborted) return;
+      const versionstamp = await this.#store.renew(active.claim, this.#leaseMs);
+      if (versionstamp) {
+        active.claim = {
+          task: { ...active.claim.task, leaseUntil: this.#now() + this.#leaseMs },
+          versionstamp,
+        };
+        active.renewedAt = this.#now();
+      }
+    });
   }
 
   async #execute(active: Active): Promise<void> {
     const { task } = active.claim;
-    const started = performance.now();
+    const started = this.#now();
     this.#log.info("task_started", {
       task: task.id,
       instance: task.instance,
       attempt: task.attempt,
     });
-    let saved = 0;
-    let saving = Promise.resolve();
-    const partial = throttle<string>(PARTIAL_INTERVAL_MS, (text) => {
-      const from = saved;
-      saved = text.length;
-      saving = saving.then(() =>
-        this.#store.savePartial(active.claim.task, text, { fromChars: from })
-      )
-        .catch(() => {});
-    });
+    const partial = this.#partialSaver(active);
     try {
       const client = this.#gateways.get(task.instance);
       const message = await this.#store.message(task);
@@ -263,8 +260,7 @@ export class TaskRunner {
         signal: active.controller.signal,
         onDelta: (_d, text) => partial.push(text),
       });
-      partial.stop();
-      await saving;
+      await partial.finish();
       const ok = await serial(active, () =>
         this.#store.complete(active.claim, reply.reply, {
           model: reply.model,
@@ -274,44 +270,67 @@ export class TaskRunner {
       this.#log.info("task_finished", {
         task: task.id,
         outcome: ok ? "completed" : "stale",
-        ms: Math.round(performance.now() - started),
+        ms: Math.round(this.#now() - started),
       });
     } catch (thrown) {
-      partial.stop();
-      await saving;
-      if (active.reason === "stop") {
-        await serial(active, () => this.#store.release(active.claim));
-        this.#log.info("task_released", { task: task.id });
-        return;
-      }
-      if (active.reason === "lost") {
-        this.#log.info("task_abandoned", { task: task.id, why: "cancelled or lease lost" });
-        return;
-      }
-      const error = toBridgeError(thrown);
-      if (!(thrown instanceof BridgeError)) {
-        this.#log.error("task_crash", { task: task.id, error: String(thrown) });
-      }
-      await serial(active, () => this.#store.fail(active.claim, error.toJSON()));
-      this.#log.info("task_finished", {
-        task: task.id,
-        outcome: error.code,
-        ms: Math.round(performance.now() - started),
-      });
+      await partial.finish();
+      await this.#settleFailure(active, { thrown, started });
     }
   }
-}
 
-/** Waits until the task reaches a terminal state (polling), or the signal aborts. */
-export async function waitForTerminal(
-  store: TaskStore,
-  id: string,
-  signal?: AbortSignal,
-  intervalMs = 100,
-): Promise<void> {
-  while (!signal?.aborted) {
-    const found = await store.read(id);
-    if (!found || isTerminal(found.task.status)) return;
-    await new Promise((r) => setTimeout(r, intervalMs));
+  /**
+   * Saves the growing reply at most every {@linkcode PARTIAL_INTERVAL_MS},
+   * appending only what is new; `finish` drops a pending save and waits for
+   * the ones under way.
+   */
+  #partialSaver(active: Active): { push(text: string): void; finish(): Promise<void> } {
+    let saved = 0;
+    let saving = Promise.resolve();
+    const partial = throttle<string>(PARTIAL_INTERVAL_MS, (text) => {
+      const from = saved;
+      saved = text.length;
+      saving = saving.then(() =>
+        this.#store.savePartial(active.claim.task, text, { fromChars: from })
+      )
+        .catch(() => {});
+    });
+    return {
+      push: (text) => partial.push(text),
+      finish: () => {
+        partial.stop();
+        return saving;
+      },
+    };
+  }
+
+  /**
+   * A run that threw: handed back on stop, left alone when cancelled or
+   * lost (the store already moved on), failed with its error otherwise.
+   */
+  async #settleFailure(
+    active: Active,
+    outcome: { thrown: unknown; started: number },
+  ): Promise<void> {
+    const { task } = active.claim;
+    if (active.reason === "stop") {
+      await serial(active, () => this.#store.release(active.claim));
+      this.#log.info("task_released", { task: task.id });
+      return;
+    }
+    if (active.reason === "lost") {
+      this.#log.info("task_abandoned", { task: task.id, why: "cancelled or lease lost" });
+      return;
+    }
+    const { thrown } = outcome;
+    const error = toBridgeError(thrown);
+    if (!(thrown instanceof BridgeError)) {
+      this.#log.error("task_crash", { task: task.id, error: String(thrown) });
+    }
+    await serial(active, () => this.#store.fail(active.claim, error.toJSON()));
+    this.#log.info("task_finished", {
+      task: task.id,
+      outcome: error.code,
+      ms: Math.round(this.#now() - outcome.started),
+    });
   }
 }

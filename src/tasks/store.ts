@@ -54,6 +54,7 @@
  */
 import { BridgeError } from "../errors.ts";
 import type { Usage } from "../gateway/reply.ts";
+import { retryBusy } from "./kv_retry.ts";
 
 /** A task's lifecycle state. */
 export type TaskStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
@@ -295,22 +296,6 @@ export function checkTaskId(id: string): void {
   );
 }
 
-/**
- * Retries a KV operation while SQLite reports the database busy (two
- * processes on one file), with a short jittered backoff.
- */
-export async function retryBusy<T>(operation: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 0;; i++) {
-    try {
-      return await operation();
-    } catch (error) {
-      const busy = error instanceof Error && /database is locked|busy/i.test(error.message);
-      if (!busy || i >= attempts) throw error;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * Math.min(i + 1, 10)));
-    }
-  }
-}
-
 function notFound(id: string): BridgeError {
   return new BridgeError(
     "task_not_found",
@@ -463,6 +448,21 @@ export class TaskStore {
     if (!entry.value || !entry.versionstamp) return null;
     if (entry.value.expiresAt !== null && entry.value.expiresAt <= this.#now()) return null;
     return { task: entry.value, versionstamp: entry.versionstamp };
+  }
+
+  /**
+   * The current versionstamp of each task, in order (`null` for one that is
+   * gone): a runner compares them with its claims to notice, cheaply, a
+   * task cancelled or a lease lost to another runner.
+   */
+  async versionstamps(ids: string[]): Promise<(string | null)[]> {
+    const stamps: (string | null)[] = [];
+    // getMany takes at most 10 keys.
+    for (let i = 0; i < ids.length; i += 10) {
+      const entries = await this.kv.getMany(ids.slice(i, i + 10).map((id) => ["task", id]));
+      for (const entry of entries) stamps.push(entry.versionstamp);
+    }
+    return stamps;
   }
 
   /**

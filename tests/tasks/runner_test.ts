@@ -3,9 +3,10 @@ import type { Instance } from "../../src/config.ts";
 import { GatewayRegistry } from "../../src/gateway/registry.ts";
 import { SessionKeys } from "../../src/gateway/session_key.ts";
 import { silentLogger } from "../../src/log.ts";
-import { TaskRunner, waitForTerminal } from "../../src/tasks/runner.ts";
+import { TaskRunner } from "../../src/tasks/runner.ts";
 import { TaskStore } from "../../src/tasks/store.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
+import { waitForTerminal } from "../helpers/wait_for_terminal.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -84,7 +85,7 @@ Deno.test(
     }
     const started = performance.now();
     s.runner.start();
-    for (const id of ids) await waitForTerminal(s.store, id, undefined, 10);
+    for (const id of ids) await waitForTerminal(s.store, id, { intervalMs: 10 });
     const makespan = performance.now() - started;
     const ideal = Math.ceil(K / C) * D;
     assert.ok(makespan >= ideal * 0.95, `makespan ${makespan} below ideal ${ideal}?`);
@@ -112,7 +113,7 @@ Deno.test("runner: the per-instance limit holds while other instances run", opts
       await new Promise((r) => setTimeout(r, 15));
     }
   })();
-  for (const id of ids) await waitForTerminal(s.store, id, undefined, 10);
+  for (const id of ids) await waitForTerminal(s.store, id, { intervalMs: 10 });
   sampling = false;
   await sampler;
   assert.equal(maxDefault, 1, "instance default never ran two at once");
@@ -269,11 +270,49 @@ Deno.test("runner: a pending task past its deadline fails as task_expired", opts
     const task = await store.submit("o", { message: "too late", instance: "default" });
     clock.now += 1_000;
     runner.start();
-    await waitForTerminal(store, task.id, undefined, 20);
+    await waitForTerminal(store, task.id, { intervalMs: 20 });
     const done = await store.get("o", task.id);
     assert.equal(done.status, "failed");
     assert.equal(done.error?.code, "task_expired");
     assert.equal(gateway.chats.length, 0, "never sent to the gateway");
+  } finally {
+    await runner.stop();
+    await gateway.close();
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runner: leases are renewed on the clock passed in, not wall time", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/tasks.kv`);
+  const clock = { now: 1_000_000 };
+  const now = () => clock.now;
+  const store = new TaskStore(kv, { now });
+  const gateway = await TestGateway.start();
+  gateway.fault = { kind: "delay", ms: 60_000 };
+  const runner = new TaskRunner({
+    store,
+    gateways: new GatewayRegistry(instances(gateway.url)),
+    log: silentLogger,
+    leaseMs: 30_000,
+    watchMs: 20,
+    now,
+  });
+  const leaseOf = async (id: string) => (await store.get("o", id)).leaseUntil;
+  try {
+    const task = await store.submit("o", { message: "slow", instance: "default" });
+    runner.start();
+    await gateway.waitFor(() => gateway.chats.length === 1);
+    assert.equal(await leaseOf(task.id), 1_030_000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await leaseOf(task.id), 1_030_000, "a third of the lease has not passed");
+    clock.now += 10_000;
+    for (let i = 0; i < 250 && (await leaseOf(task.id)) !== 1_040_000; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await leaseOf(task.id), 1_040_000, "renewed once the clock moved a third");
+    assert.equal((await store.get("o", task.id)).status, "running");
   } finally {
     await runner.stop();
     await gateway.close();

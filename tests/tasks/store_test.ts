@@ -533,3 +533,22 @@ Deno.test("store: pending entries of the earlier layout are migrated and run", a
   assert.equal(await f.store.migratePending(), 1);
   assert.equal((await f.store.claim("r", 1_000))?.task.id, task.id);
 });
+
+Deno.test("store: versionstamps read many tasks in order; a change or a gone task shows", async () => {
+  await using f = await fixture();
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    ids.push((await f.store.submit("a", { message: `m${i}`, instance: "i" })).id);
+  }
+  const before = await f.store.versionstamps([...ids, "t9999"]);
+  assert.equal(before.length, 13);
+  for (const [i, id] of ids.entries()) {
+    assert.equal(before[i], (await f.store.read(id))?.versionstamp);
+  }
+  assert.equal(before[12], null);
+  await f.store.cancel("a", ids[11]);
+  const after = await f.store.versionstamps([ids[0], ids[11]]);
+  assert.equal(after[0], before[0]);
+  assert.notEqual(after[1], before[11]);
+  assert.deepEqual(await f.store.versionstamps([]), []);
+});
