@@ -3,6 +3,7 @@ import type { Instance } from "../../src/config.ts";
 import { BridgeError } from "../../src/errors.ts";
 import { readChatStream } from "../../src/gateway/chat_stream.ts";
 import { GatewayCall } from "../../src/gateway/request.ts";
+import { codeOf } from "../helpers/error_code.ts";
 
 const instance: Instance = {
   name: "t",
@@ -37,16 +38,6 @@ function delta(content: string, extra: Record<string, unknown> = {}): unknown {
 async function read(response: Response, maxReplyBytes = 10_000) {
   using call = new GatewayCall({ instance, fetch, maxReplyBytes });
   return await readChatStream(response, { call });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BridgeError, String(error));
-    return error.code;
-  }
-  return "no error";
 }
 
 Deno.test("chat stream: deltas arrive in order; model, usage and finish reason are kept", async () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { GatewayClient } from "../../src/gateway/client.ts";
 import { agentsFromModels } from "../../src/gateway/reply.ts";
-import { BridgeError } from "../../src/errors.ts";
 import type { Instance } from "../../src/config.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
+import { codeOf } from "../helpers/error_code.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -17,16 +17,6 @@ function instance(url: string, extra: Partial<Instance> = {}): Instance {
     model: "openclaw",
     ...extra,
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BridgeError, String(error));
-    return error.code;
-  }
-  return "no error";
 }
 
 Deno.test("client: streams deltas in order and returns the joined reply", opts, async () => {

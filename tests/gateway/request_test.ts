@@ -8,6 +8,7 @@ import {
   MAX_REPLY_BYTES,
 } from "../../src/gateway/request.ts";
 import { BodyTooLarge } from "../../src/read_capped.ts";
+import { codeOf } from "../helpers/error_code.ts";
 
 function target(url: string, extra: Partial<Instance> = {}, maxReplyBytes = 1_000): GatewayTarget {
   return {
@@ -15,16 +16,6 @@ function target(url: string, extra: Partial<Instance> = {}, maxReplyBytes = 1_00
     fetch,
     maxReplyBytes,
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof BridgeError, String(error));
-    return error.code;
-  }
-  return "no error";
 }
 
 /** A loopback server that answers `/moved` with a redirect and hangs on `/hang`. */
