@@ -1,14 +1,26 @@
 /**
- * The one error type of the bridge: a stable machine-readable `code`, a
- * message for the user and a hint that says what to do about it.
+ * The one error model of the bridge: a stable machine-readable `code`, a
+ * message for the user and a hint that says what to do about it. Tools send
+ * it as `structuredContent.error`, tasks store it, HTTP sends it as JSON
+ * (see `http/error_response.ts`) and JSON-RPC errors carry it in `data`.
  *
  * @module
  */
+// @ts-types="@modelcontextprotocol/sdk/types"
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
 
-/** Stable error codes; clients may branch on them, so never rename one. */
+/**
+ * Every code the bridge emits, tools, tasks and HTTP alike. Clients may
+ * branch on them, so never rename or remove one.
+ */
 export type ErrorCode =
+  // The caller's arguments.
   | "invalid_argument"
   | "unknown_instance"
+  | "unknown_agent"
+  | "agent_required"
+  // The gateway.
   | "gateway_unreachable"
   | "gateway_timeout"
   | "gateway_unauthorized"
@@ -18,15 +30,87 @@ export type ErrorCode =
   | "gateway_error"
   | "gateway_bad_reply"
   | "gateway_disconnected"
+  // Tasks.
   | "cancelled"
-  | "unknown_agent"
-  | "agent_required"
+  | "interrupted"
   | "task_not_found"
   | "task_finished"
   | "task_expired"
   | "quota_exceeded"
   | "storage_unavailable"
+  // HTTP routes outside /mcp.
+  | "forbidden"
+  | "not_found"
+  | "gone"
+  // Anything unexpected: no detail leaks.
   | "internal";
+
+/**
+ * The HTTP status of each code: the one map, and (being a `Record` over
+ * {@linkcode ErrorCode}) the list of codes the schema's enum is built from,
+ * so a new code cannot be added without its status.
+ */
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_argument: 400,
+  unknown_instance: 404,
+  unknown_agent: 404,
+  agent_required: 400,
+  // The gateway failed, not the caller: a bad gateway, or its timeout.
+  gateway_unreachable: 502,
+  gateway_timeout: 504,
+  gateway_unauthorized: 502,
+  gateway_not_found: 502,
+  gateway_rate_limited: 503,
+  gateway_rejected: 502,
+  gateway_error: 502,
+  gateway_bad_reply: 502,
+  gateway_disconnected: 502,
+  cancelled: 409,
+  interrupted: 503,
+  task_not_found: 404,
+  task_finished: 409,
+  task_expired: 410,
+  quota_exceeded: 429,
+  storage_unavailable: 503,
+  forbidden: 403,
+  not_found: 404,
+  gone: 410,
+  internal: 500,
+};
+
+/** Every error code. */
+export const ERROR_CODES = Object.keys(HTTP_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+/** The HTTP status an error with this code answers with. */
+export function httpStatus(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+/**
+ * The JSON shape of an error as clients see it: tool results'
+ * `structuredContent.error`, a task's `error`, the `data.error` of a refused
+ * task-augmented call and (with `code` sent as `error`) HTTP error bodies.
+ * Validated by {@linkcode errorBodySchema}.
+ */
+export interface ErrorBody {
+  /** Stable code. */
+  code: ErrorCode;
+  /** What went wrong. */
+  message: string;
+  /** What to do about it; may be empty. */
+  hint: string;
+}
+
+/**
+ * The zod schema of {@linkcode ErrorBody} (`code` an enum of
+ * {@linkcode ERROR_CODES}), for output schemas. Typed by the interface, so
+ * the two cannot drift: public types stay free of zod's (JSR's rule).
+ */
+export const errorBodySchema: z.ZodType<ErrorBody> = z.object({
+  code: z.enum(ERROR_CODES).describe("Stable error code, e.g. gateway_unauthorized"),
+  message: z.string().describe("What went wrong"),
+  hint: z.string().describe("What to do about it; may be empty"),
+});
 
 /** An error that is safe to show to the user: no stack, no secret. */
 export class BridgeError extends Error {
@@ -45,20 +129,15 @@ export class BridgeError extends Error {
     this.hint = hint;
   }
 
+  /** Rebuilds an error from its JSON shape (a stored task's error, for instance). */
+  static from(body: ErrorBody): BridgeError {
+    return new BridgeError(body.code, body.message, body.hint);
+  }
+
   /** The JSON shape sent to clients. */
   toJSON(): ErrorBody {
     return { code: this.code, message: this.message, hint: this.hint };
   }
-}
-
-/** The JSON shape of an error as clients see it. */
-export interface ErrorBody {
-  /** Stable code. */
-  code: ErrorCode;
-  /** What went wrong. */
-  message: string;
-  /** What to do about it. */
-  hint: string;
 }
 
 /**
@@ -91,4 +170,16 @@ export function rpcErrorBody(
   id: string | number | null = null,
 ): RpcErrorBody {
   return { jsonrpc: "2.0", id, error: { code, message } };
+}
+
+/**
+ * An `McpError` whose message is exactly `message`. McpError's constructor
+ * prefixes "MCP error <code>: " and the SDK sends `error.message` as it is,
+ * so the prefix would reach the wire and SDK clients, which add their own,
+ * would print it twice. Throw these, never `new McpError`.
+ */
+export function mcpError(code: number, message: string, data?: unknown): McpError {
+  const error = new McpError(code, message, data);
+  error.message = message;
+  return error;
 }

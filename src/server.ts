@@ -18,12 +18,17 @@ import {
   type CallToolResult,
   ErrorCode,
   ListToolsRequestSchema,
-  McpError,
+  type McpError,
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { VERSION } from "./version.ts";
-import { BridgeError, toBridgeError } from "./errors.ts";
+import {
+  BridgeError,
+  type ErrorCode as BridgeErrorCode,
+  mcpError,
+  toBridgeError,
+} from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
 import type { Logger } from "./log.ts";
 import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
@@ -163,7 +168,11 @@ export function errorResult(error: BridgeError): CallToolResult {
 }
 
 /** Codes that mean the caller's arguments were wrong (JSON-RPC invalid params). */
-const ARGUMENT_CODES = new Set(["invalid_argument", "unknown_instance", "unknown_agent"]);
+const ARGUMENT_CODES: ReadonlySet<BridgeErrorCode> = new Set([
+  "invalid_argument",
+  "unknown_instance",
+  "unknown_agent",
+]);
 
 /**
  * A refused task-augmented call: clients expect a task or a JSON-RPC error
@@ -172,7 +181,7 @@ const ARGUMENT_CODES = new Set(["invalid_argument", "unknown_instance", "unknown
  */
 export function taskCreationError(error: BridgeError): McpError {
   const code = ARGUMENT_CODES.has(error.code) ? ErrorCode.InvalidParams : -32000;
-  return new McpError(code, `${error.code}: ${error.message}`, { error: error.toJSON() });
+  return mcpError(code, `${error.code}: ${error.message}`, { error: error.toJSON() });
 }
 
 /** The `tools/call` result a finished task gives (MCP-native tasks). */
@@ -189,8 +198,11 @@ async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolR
       }),
     };
   }
-  const error = task.error ?? { code: "internal", message: "The task has no result.", hint: "" };
-  return errorResult(new BridgeError(error.code as BridgeError["code"], error.message, error.hint));
+  return errorResult(
+    BridgeError.from(
+      task.error ?? { code: "internal", message: "The task has no result.", hint: "" },
+    ),
+  );
 }
 
 /** The tools and their `tools/list` entries: built once, shared by every server (session). */
@@ -264,7 +276,7 @@ export function createServer(deps: ServerDeps): BridgeServer {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const tool = tools.get(request.params.name);
     if (!tool) {
-      throw new McpError(
+      throw mcpError(
         ErrorCode.InvalidParams,
         `Unknown tool "${request.params.name}"; known tools: ${[...tools.keys()].join(", ")}`,
       );
@@ -282,7 +294,7 @@ export function createServer(deps: ServerDeps): BridgeServer {
       // Task-augmented call: queue it in the durable store and answer at once.
       // Plain calls never come here, so they keep the direct streaming path.
       if (!tasks || tool.name !== TASK_TOOL) {
-        throw new McpError(
+        throw mcpError(
           ErrorCode.InvalidParams,
           `${tool.name} does not support task execution; call it without params.task`,
         );

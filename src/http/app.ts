@@ -28,6 +28,8 @@ import { mcpBearer } from "../auth/bearer.ts";
 import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, SessionManager } from "./sessions.ts";
 import { rpcError } from "./rpc_error.ts";
+import { errorResponse } from "./error_response.ts";
+import { toBridgeError } from "../errors.ts";
 
 /** Largest accepted request body: a 100,000-character message in any script, JSON-escaped, fits. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -228,13 +230,14 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
       : c.json({ status: "ready", gateways });
   });
 
-  oauth?.mount(app as unknown as Hono<{ Variables: { principal: string } }>);
+  if (oauth) app.route("/", oauth.app);
 
-  const gone = (c: Context<Env>) =>
-    c.json({
-      error: "gone",
+  const gone = () =>
+    errorResponse({
+      code: "gone",
       message: "The HTTP+SSE transport was removed; use Streamable HTTP at /mcp.",
-    }, 410);
+      hint: "Point the client at /mcp (transport: Streamable HTTP).",
+    });
   app.all("/sse", gone);
   app.all("/messages", gone);
 
@@ -291,10 +294,11 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
   });
 
   app.notFound((c) =>
-    c.json({
-      error: "not_found",
-      message: `No route for ${c.req.method} ${c.req.path}; MCP is at /mcp`,
-    }, 404)
+    errorResponse({
+      code: "not_found",
+      message: `No route for ${c.req.method} ${c.req.path}.`,
+      hint: "MCP is at /mcp; /health and /ready report status.",
+    })
   );
   app.onError((error, c) => {
     // Middleware such as bearerAuth signals refusals (401) by throwing these.
@@ -303,7 +307,9 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
       path: c.req.path,
       error: error instanceof Error ? error.stack : String(error),
     });
-    return c.json({ error: "internal", message: "The server hit an unexpected error." }, 500);
+    return c.req.path === "/mcp"
+      ? rpcError(500, -32603, "Internal error: the server hit an unexpected error")
+      : errorResponse(toBridgeError(error));
   });
   return { app, sessions };
 }

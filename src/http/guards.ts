@@ -8,6 +8,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { TokenBuckets } from "../token_bucket.ts";
+import { errorResponse } from "./error_response.ts";
 import { rpcError } from "./rpc_error.ts";
 
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -50,8 +51,14 @@ export interface HostOriginOptions {
   allowedOrigins: string[];
 }
 
-function forbidden(message: string): Response {
-  return rpcError(403, -32000, message);
+/**
+ * A 403 in the route's own language: JSON-RPC on `/mcp`, where MCP clients
+ * read it, the bridge's JSON error body everywhere else.
+ */
+function forbidden(c: Context, message: string, hint: string): Response {
+  return c.req.path === "/mcp"
+    ? rpcError(403, -32000, `${message}: ${hint}`)
+    : errorResponse({ code: "forbidden", message: `${message}.`, hint: `${hint}.` });
 }
 
 /**
@@ -67,7 +74,11 @@ export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
     if (checkHost) {
       const name = host ? hostName(host) : "";
       if (!name || !(isLoopback(name) || hosts.has(name))) {
-        return forbidden(`Invalid Host header: add the name to MCP_ALLOWED_HOSTS to accept it`);
+        return forbidden(
+          c,
+          "Invalid Host header",
+          "add the name to MCP_ALLOWED_HOSTS to accept it",
+        );
       }
     }
     const origin = c.req.header("origin");
@@ -79,7 +90,11 @@ export function hostOriginGuard(options: HostOriginOptions): MiddlewareHandler {
         // An unparsable Origin is simply not loopback.
       }
       if (!loopbackOrigin && !options.allowedOrigins.some((p) => originMatches(origin, p))) {
-        return forbidden("Invalid Origin header: add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS");
+        return forbidden(
+          c,
+          "Invalid Origin header",
+          "add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS",
+        );
       }
     }
     await next();

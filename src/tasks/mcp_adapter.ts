@@ -13,8 +13,8 @@
 // @ts-types="@modelcontextprotocol/sdk/experimental/tasks/interfaces"
 import type { TaskStore as SdkTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/interfaces.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
-import { ErrorCode, McpError, type Result, type Task } from "@modelcontextprotocol/sdk/types.js";
-import { BridgeError } from "../errors.ts";
+import { ErrorCode, type Result, type Task } from "@modelcontextprotocol/sdk/types.js";
+import { BridgeError, mcpError } from "../errors.ts";
 import { checkTaskId, type TaskRecord, type TaskStore } from "./store.ts";
 
 /**
@@ -27,7 +27,7 @@ function validId(taskId: string): string {
     return taskId;
   } catch (error) {
     if (error instanceof BridgeError) {
-      throw new McpError(ErrorCode.InvalidParams, `${error.code}: ${error.message}`);
+      throw mcpError(ErrorCode.InvalidParams, `${error.code}: ${error.message}`);
     }
     throw error;
   }

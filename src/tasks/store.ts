@@ -52,7 +52,7 @@
  *
  * @module
  */
-import { BridgeError } from "../errors.ts";
+import { BridgeError, type ErrorBody } from "../errors.ts";
 import type { Usage } from "../gateway/reply.ts";
 import { retryBusy } from "./kv_retry.ts";
 
@@ -68,15 +68,8 @@ export const STATUSES: readonly TaskStatus[] = [
   "cancelled",
 ];
 
-/** A finished task's error. */
-export interface TaskError {
-  /** Stable code, e.g. `gateway_timeout` or `interrupted`. */
-  code: string;
-  /** What went wrong. */
-  message: string;
-  /** What to do. */
-  hint: string;
-}
+/** A finished task's error, e.g. `gateway_timeout` or `interrupted`: the one error body. */
+export type TaskError = ErrorBody;
 
 /** Metadata of a completed task's reply (the text is chunked apart). */
 export interface TaskResultMeta {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { defineTool, instanceArg, type Tool } from "./tool.ts";
-import { toBridgeError } from "../errors.ts";
+import { errorBodySchema, toBridgeError } from "../errors.ts";
 
 const healthEntry = z.object({
   name: z.string(),
@@ -75,7 +75,7 @@ export function agentsTool(gateways: GatewayRegistry): Tool {
         name: z.string(),
         default_agent: z.string().nullable(),
         agents: z.array(z.string()),
-        error: z.object({ code: z.string(), message: z.string(), hint: z.string() }).nullable(),
+        error: errorBodySchema.nullable(),
       })),
     }),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },

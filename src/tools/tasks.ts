@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { errorBodySchema } from "../errors.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { type SessionKeyPolicy, SessionKeys } from "../gateway/session_key.ts";
 import type { TaskRunner } from "../tasks/runner.ts";
@@ -25,7 +26,6 @@ const taskIdArg = z.string().min(1, "task_id is empty")
   .max(MAX_TASK_ID_CHARS, `task_id is longer than ${MAX_TASK_ID_CHARS} characters`)
   .regex(TASK_ID_PATTERN, "task_id may hold only letters, digits, '-' and '_'")
   .describe("Task id returned by openclaw_chat_async");
-const errorShape = z.object({ code: z.string(), message: z.string(), hint: z.string() });
 
 const summaryShape = {
   task_id: z.string(),
@@ -38,7 +38,7 @@ const summaryShape = {
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   attempt: z.number(),
-  error: errorShape.nullable(),
+  error: errorBodySchema.nullable(),
 };
 
 function summary(task: TaskRecord) {

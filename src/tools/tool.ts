@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import type { BridgeError } from "../errors.ts";
+import { type BridgeError, errorBodySchema } from "../errors.ts";
 
 /** MCP tool annotations (hints for clients; not enforced). */
 export interface ToolAnnotations {
@@ -64,13 +64,7 @@ export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(
 }
 
 /** The structured shape of every error result. */
-export const errorEnvelope: z.ZodObject = z.object({
-  error: z.object({
-    code: z.string().describe("Stable error code, e.g. gateway_unauthorized"),
-    message: z.string(),
-    hint: z.string(),
-  }),
-});
+export const errorEnvelope: z.ZodObject = z.object({ error: errorBodySchema });
 
 /** Text that is safe in arguments: no control characters other than tab, CR and LF. */
 export function plainText(field: string): z.ZodString {

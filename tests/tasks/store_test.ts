@@ -93,7 +93,7 @@ Deno.test("store: terminal states never change; stale claims are refused", async
   await f.store.submit("a", { message: "x", instance: "i" });
   const claim = (await f.store.claim("r1", 1_000))!;
   assert.ok(await f.store.fail(claim, { code: "gateway_error", message: "m", hint: "h" }));
-  assert.equal(await f.store.fail(claim, { code: "x", message: "", hint: "" }), false);
+  assert.equal(await f.store.fail(claim, { code: "internal", message: "", hint: "" }), false);
   assert.equal(
     await f.store.complete(claim, "late", { model: "m", usage: null, finishReason: null }),
     false,
