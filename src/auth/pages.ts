@@ -117,3 +117,24 @@ export function errorPage(title: string, message: string): {
 } {
   return page(title, `<h1>${escapeHtml(title)}</h1><p class="err">${escapeHtml(message)}</p>`);
 }
+
+/** A rendered page as a response, with a `Retry-After` when the reader should come back later. */
+export function pageResponse(
+  page: { html: string; headers: Record<string, string> },
+  status = 200,
+  retryAfterSeconds?: number,
+): Response {
+  return new Response(page.html, {
+    status,
+    headers: {
+      ...page.headers,
+      ...(retryAfterSeconds ? { "retry-after": String(retryAfterSeconds) } : {}),
+    },
+  });
+}
+
+/** When to come back, for people: "in 8 seconds (after 12:00:08 UTC)". */
+export function whenText(seconds: number, at: number): string {
+  const time = new Date(at).toISOString().slice(11, 19);
+  return `in ${seconds} second${seconds === 1 ? "" : "s"} (after ${time} UTC)`;
+}

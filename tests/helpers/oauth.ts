@@ -196,15 +196,18 @@ export async function inProcessOAuth(options: {
   });
   assert.equal(command.kind, "run");
   const base = "http://127.0.0.1:9999";
-  const app = new Hono<{ Variables: { principal: string } }>();
-  createOAuth({
-    config: command.config,
-    kv,
-    issuer: () => base,
-    log: createLogger({ write: (line) => logs.push(JSON.parse(line)), now }),
-    now,
-    limits: options.limits,
-  }).mount(app);
+  const app = new Hono();
+  app.route(
+    "/",
+    createOAuth({
+      config: command.config,
+      kv,
+      issuer: () => base,
+      log: createLogger({ write: (line) => logs.push(JSON.parse(line)), now }),
+      now,
+      limits: options.limits,
+    }).app,
+  );
   return {
     base,
     kv,
@@ -227,4 +230,53 @@ export async function inProcessOAuth(options: {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** A DCR client walked through consent in process: its id, secret, and an unredeemed code. */
+export interface InProcessGrant {
+  /** The client. */
+  client: { id: string; secret?: string };
+  /** The authorization code. */
+  code: string;
+  /** Its PKCE verifier. */
+  verifier: string;
+  /** The redirect URI it was issued for. */
+  redirectUri: string;
+}
+
+/** Registers a DCR client from `address` and approves a sign-in with `password`. */
+export async function inProcessGrant(
+  server: InProcessOAuth,
+  password: string,
+  options: { address?: string; authMethod?: string } = {},
+): Promise<InProcessGrant> {
+  const send = server.fetchFrom(options.address ?? "192.0.2.1");
+  const redirectUri = "http://127.0.0.1:9/callback";
+  const registered = await send(`${server.base}/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      redirect_uris: [redirectUri],
+      token_endpoint_auth_method: options.authMethod ?? "client_secret_post",
+    }),
+  });
+  assert.equal(registered.status, 201);
+  const { client_id: id, client_secret: secret } = await registered.json();
+  const { verifier, challenge } = await pkce();
+  const page = await send(authorizeUrl(server.base, {
+    response_type: "code",
+    client_id: id,
+    redirect_uri: redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  }));
+  const form = await consentForm(page);
+  const approved = await send(`${server.base}/authorize`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: form.cookie },
+    body: new URLSearchParams({ consent_id: form.consentId, password, action: "approve" }),
+  });
+  const back = redirectOf(approved);
+  assert.ok(back.code, `approved: ${back.error}`);
+  return { client: { id, secret }, code: back.code, verifier, redirectUri };
 }

@@ -1,0 +1,163 @@
+/**
+ * `GET /authorize` (RFC 6749 §4.1.1 with PKCE S256): checks the client and
+ * its redirect URI, then either redirects back with a code (the
+ * pre-registered client) or shows the owner a consent page, answered by
+ * `POST /authorize` (`consent.ts`).
+ *
+ * Until the redirect URI is verified, refusals are error pages that never
+ * redirect; after it, they go back to the client as OAuth errors.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { setCookie } from "hono/cookie";
+import { z } from "zod";
+import { TokenBuckets } from "../token_bucket.ts";
+import { resolveClient } from "./clients.ts";
+import { issueCode, type OAuthContext, redirectBack, SCOPE } from "./context.ts";
+import { parseFields } from "./form.ts";
+import {
+  InvalidRequestError,
+  InvalidScopeError,
+  InvalidTargetError,
+  type OAuthError,
+  oauthErrorParams,
+  TemporarilyUnavailableError,
+  UnsupportedResponseTypeError,
+} from "./oauth_error.ts";
+import { consentPage, errorPage, pageResponse, whenText } from "./pages.ts";
+import { type AuthorizationRequest, MAX_STATE_LENGTH, MAX_URI_LENGTH } from "./store.ts";
+
+/** The cookie that binds a consent form to the browser that asked (CSRF). */
+export const CONSENT_COOKIE = "openclaw_consent";
+
+/** The fields checked before anything is trusted: too long, and the link is refused. */
+const LinkQuery = z.object({
+  client_id: z.string().max(
+    MAX_URI_LENGTH,
+    `client_id is longer than ${MAX_URI_LENGTH} characters`,
+  ).optional(),
+  redirect_uri: z.string().max(
+    MAX_URI_LENGTH,
+    `redirect_uri is longer than ${MAX_URI_LENGTH} characters`,
+  ).optional(),
+});
+
+/** The OAuth error a refused field of the request gets; the rest are `invalid_request`. */
+const ERROR_OF_FIELD: Record<string, new (message: string) => OAuthError> = {
+  response_type: UnsupportedResponseTypeError,
+  resource: InvalidTargetError,
+  scope: InvalidScopeError,
+};
+
+/** The authorization request's own fields, checked once the redirect URI is trusted. */
+function requestQuery(ctx: OAuthContext) {
+  return z.object({
+    state: z.string().max(
+      MAX_STATE_LENGTH,
+      `state is longer than ${MAX_STATE_LENGTH} characters`,
+    ).optional(),
+    response_type: z.literal("code", "response_type must be code"),
+    code_challenge: z.string("code_challenge (PKCE) is required")
+      .min(1, "code_challenge (PKCE) is required")
+      .regex(/^[A-Za-z0-9_-]{43,128}$/, "code_challenge is not a base64url SHA-256 value"),
+    code_challenge_method: z.literal("S256", "code_challenge_method must be S256"),
+    resource: z.string().optional().refine(
+      (r) => !r || r.replace(/\/+$/, "") === ctx.resource(),
+      { error: () => `resource must be ${ctx.resource()}` },
+    ),
+    scope: z.string().optional().refine(
+      (s) => (s ?? SCOPE).split(" ").filter(Boolean).every((one) => one === SCOPE),
+      `the only scope is ${SCOPE}`,
+    ),
+  });
+}
+
+/** The `GET /authorize` route. */
+export function authorizeRoutes(ctx: OAuthContext): Hono {
+  const app = new Hono();
+  const limit = new TokenBuckets(ctx.limits.authorizePerMinute, ctx.now);
+  const query = requestQuery(ctx);
+
+  app.get("/authorize", async function authorize(c: Context) {
+    // Each request may store a consent or a code, and a CIMD id costs a fetch: throttle first.
+    const rate = limit.take(ctx.addressOf(c));
+    if (!rate.ok) {
+      const when = whenText(rate.retryAfterSeconds, ctx.now() + rate.retryAfterSeconds * 1000);
+      return pageResponse(
+        errorPage(
+          "Too many requests",
+          `Too many sign-in requests from your address; try again ${when}.`,
+        ),
+        429,
+        rate.retryAfterSeconds,
+      );
+    }
+    const q = c.req.query();
+    const link = parseFields(LinkQuery, q);
+    if (!link.ok) {
+      return pageResponse(
+        errorPage("Request refused", `${link.message}, so this sign-in link is not valid.`),
+        400,
+      );
+    }
+    const client = await resolveClient(ctx, q.client_id);
+    if ("error" in client) {
+      return pageResponse(
+        errorPage("Unknown application", `This sign-in link is not valid: ${client.error}.`),
+        400,
+      );
+    }
+    const redirectUri = q.redirect_uri ??
+      (client.redirectUris.length === 1 ? client.redirectUris[0] : undefined);
+    if (!redirectUri || !client.redirectUris.includes(redirectUri)) {
+      return pageResponse(
+        errorPage(
+          "Redirect not allowed",
+          "The redirect_uri is not registered for this application, so you will not be sent there.",
+        ),
+        400,
+      );
+    }
+    // An oversized state is not echoed back: it is what an attacker would store.
+    const state = q.state !== undefined && q.state.length <= MAX_STATE_LENGTH ? q.state : null;
+    const parsed = parseFields(query, q);
+    if (!parsed.ok) {
+      const error = new (ERROR_OF_FIELD[parsed.field] ?? InvalidRequestError)(parsed.message);
+      return redirectBack(ctx, redirectUri, { ...oauthErrorParams(error), state });
+    }
+    const request: AuthorizationRequest = {
+      clientId: client.clientId,
+      redirectUri,
+      challenge: parsed.value.code_challenge,
+      resource: ctx.resource(),
+      scope: SCOPE,
+      state,
+    };
+    if (!(await ctx.store.admitAuthorization(ctx.limits.maxPendingAuthorizations))) {
+      ctx.log.warn("oauth_authorize_window_full", { max: ctx.limits.maxPendingAuthorizations });
+      const busy = new TemporarilyUnavailableError(
+        "too many sign-ins are pending on this server; try again in a minute",
+      );
+      return redirectBack(ctx, redirectUri, { ...oauthErrorParams(busy), state });
+    }
+    if (client.kind === "static") return await issueCode(ctx, request, client.kind);
+    const consent = await ctx.store.createConsent(request);
+    setCookie(c, CONSENT_COOKIE, consent.cookie, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: ctx.issuer().startsWith("https:"),
+      path: "/authorize",
+      maxAge: 600,
+    });
+    const page = consentPage({
+      consentId: consent.id,
+      clientName: client.name,
+      clientId: client.clientId,
+      redirectUri,
+    });
+    // c.body, not a bare Response: it carries the cookie set above.
+    return c.body(page.html, 200, page.headers);
+  });
+  return app;
+}

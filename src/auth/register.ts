@@ -1,0 +1,135 @@
+/**
+ * `POST /register`: dynamic client registration (RFC 7591), when
+ * `MCP_ALLOW_DCR` is on. The body is the MCP SDK's client metadata schema,
+ * narrowed to what this server accepts: 1-10 https (or loopback http)
+ * redirect URIs, the three client authentication methods, and the two
+ * grants. A new client is unapproved until the owner approves it on the
+ * consent page; registrations are rate-limited and capped per address.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+// The SDK's "./*" export maps types to "*.js.d.ts", which does not exist.
+// @ts-types="@modelcontextprotocol/sdk/shared/auth"
+import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { TokenBuckets } from "../token_bucket.ts";
+import { MAX_CLIENT_NAME_LENGTH, type OAuthContext } from "./context.ts";
+import { sha256Hex } from "./crypto.ts";
+import { parseFields } from "./form.ts";
+import {
+  InvalidClientMetadataError,
+  InvalidRedirectUriError,
+  oauthErrorResponse,
+  RegistrationDisabledError,
+  TemporarilyUnavailableError,
+  TooManyRequestsError,
+} from "./oauth_error.ts";
+import { displayText } from "./pages.ts";
+import { isSafeRedirect } from "./redirect_policy.ts";
+import { MAX_URI_LENGTH } from "./store.ts";
+
+const REDIRECT_URIS_RULE =
+  `redirect_uris must list 1-10 https (or loopback http) URLs of at most ${MAX_URI_LENGTH} characters.`;
+
+/** The registration request: the SDK's RFC 7591 schema with our narrower fields. */
+export const RegistrationRequest = OAuthClientMetadataSchema.extend({
+  redirect_uris: z.array(
+    z.string(REDIRECT_URIS_RULE).max(MAX_URI_LENGTH, REDIRECT_URIS_RULE).refine(
+      isSafeRedirect,
+      REDIRECT_URIS_RULE,
+    ),
+    REDIRECT_URIS_RULE,
+  ).min(1, REDIRECT_URIS_RULE).max(10, REDIRECT_URIS_RULE),
+  token_endpoint_auth_method: z.enum(
+    ["none", "client_secret_post", "client_secret_basic"],
+    "token_endpoint_auth_method must be none, client_secret_post or client_secret_basic.",
+  ).default("client_secret_basic"),
+  grant_types: z.array(
+    z.enum(["authorization_code", "refresh_token"]),
+    "grant_types may be authorization_code and refresh_token.",
+  ).default(["authorization_code", "refresh_token"]),
+});
+
+/** The `POST /register` route. */
+export function registerRoutes(ctx: OAuthContext): Hono {
+  const app = new Hono();
+  const { limits } = ctx;
+  const rate = new TokenBuckets(limits.registerPerMinute, ctx.now);
+
+  app.post("/register", async function register(c: Context) {
+    if (!ctx.auth.allowDcr) {
+      return oauthErrorResponse(
+        new RegistrationDisabledError(
+          "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
+        ),
+      );
+    }
+    const address = ctx.addressOf(c);
+    if (!rate.take(address).ok) {
+      return oauthErrorResponse(
+        new TooManyRequestsError("Too many registrations; retry in a minute."),
+      );
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return oauthErrorResponse(
+        new InvalidClientMetadataError("The body must be JSON client metadata."),
+      );
+    }
+    const parsed = parseFields(RegistrationRequest, body);
+    if (!parsed.ok) {
+      return oauthErrorResponse(
+        parsed.field === "redirect_uris"
+          ? new InvalidRedirectUriError(REDIRECT_URIS_RULE)
+          : new InvalidClientMetadataError(parsed.message),
+      );
+    }
+    const meta = parsed.value;
+    const method = meta.token_endpoint_auth_method;
+    // Stored already neutralised, so logs and pages never see hidden controls.
+    const name = displayText(meta.client_name ?? "").slice(0, MAX_CLIENT_NAME_LENGTH).trim() ||
+      "Unnamed application";
+    const registered = await ctx.store.registerClient(
+      {
+        redirectUris: meta.redirect_uris,
+        name,
+        authMethod: method,
+        registeredBy: await sha256Hex(address),
+      },
+      limits,
+    );
+    if (registered === "address_full") {
+      return oauthErrorResponse(
+        new TooManyRequestsError(
+          `Your address has ${limits.maxPendingPerAddress} registrations awaiting approval; approve one or wait until they expire (${
+            Math.round(limits.pendingTtlMs / 60_000)
+          } min).`,
+        ),
+        60,
+      );
+    }
+    if (registered === "busy") {
+      return oauthErrorResponse(
+        new TemporarilyUnavailableError("Registration is busy; retry in a few seconds."),
+        5,
+      );
+    }
+    ctx.log.info("oauth_client_registered", { client: registered.client.clientId, method });
+    return Response.json({
+      client_id: registered.client.clientId,
+      ...(registered.secret
+        ? { client_secret: registered.secret, client_secret_expires_at: 0 }
+        : {}),
+      client_id_issued_at: Math.floor(ctx.now() / 1000),
+      client_name: name,
+      redirect_uris: meta.redirect_uris,
+      token_endpoint_auth_method: method,
+      grant_types: meta.grant_types,
+      response_types: ["code"],
+    }, { status: 201, headers: { "cache-control": "no-store" } });
+  });
+  return app;
+}
