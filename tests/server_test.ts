@@ -389,3 +389,112 @@ Deno.test("server: argumentError, errorResult and taskCreationError shapes", () 
   assert.equal(quota.code, -32000, "not the caller's arguments: a server error code");
   assert.match(quota.message, /quota_exceeded: Too many\./);
 });
+
+/**
+ * A server on the in-memory transport, driven with raw JSON-RPC: `request`
+ * returns the message exactly as the server put it on the wire, before any
+ * SDK client (which wraps errors in its own McpError) sees it.
+ */
+async function rawSession(options: { tasks?: boolean } = {}) {
+  const gateways = new GatewayRegistry([{
+    name: "default",
+    url: "http://127.0.0.1:9",
+    timeoutMs: 1_000,
+    isDefault: true,
+    model: "openclaw",
+  }]);
+  const kv = options.tasks ? await Deno.openKv(":memory:") : undefined;
+  const store = kv && new TaskStore(kv);
+  const runner = store && new TaskRunner({ store, gateways, log: silentLogger });
+  const server = createServer({
+    gateways,
+    log: silentLogger,
+    ...(store && runner ? { tasks: { store, runner, ttlMs: 60_000 } } : {}),
+  });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const waiting = new Map<number, (message: Record<string, unknown>) => void>();
+  clientSide.onmessage = (message) => {
+    const m = message as Record<string, unknown>;
+    waiting.get(m.id as number)?.(m);
+  };
+  await server.connect(serverSide);
+  await clientSide.start();
+  let nextId = 1;
+  const request = (method: string, params: Record<string, unknown>) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      clientSide.send({ jsonrpc: "2.0", id, method, params });
+    });
+  await request("initialize", {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    clientInfo: { name: "raw", version: "0" },
+  });
+  await clientSide.send({ jsonrpc: "2.0", method: "notifications/initialized" });
+  return {
+    request,
+    async close() {
+      await clientSide.close();
+      kv?.close();
+    },
+  };
+}
+
+Deno.test(
+  "server: JSON-RPC errors on the wire carry the message once, without McpError's 'MCP error' prefix",
+  opts,
+  async () => {
+    const raw = await rawSession({ tasks: true });
+    try {
+      const errorOf = async (method: string, params: Record<string, unknown>) =>
+        (await raw.request(method, params)).error as { code: number; message: string };
+
+      const unknown = await errorOf("tools/call", { name: "openclaw_nope", arguments: {} });
+      assert.equal(unknown.code, ErrorCode.InvalidParams);
+      assert.match(unknown.message, /^Unknown tool "openclaw_nope"; known tools: openclaw_chat, /);
+
+      const notTaskable = await errorOf("tools/call", {
+        name: "openclaw_status",
+        arguments: {},
+        task: { ttl: 60_000 },
+      });
+      assert.match(notTaskable.message, /^openclaw_status does not support task execution/);
+
+      const refused = await errorOf("tools/call", {
+        name: "openclaw_chat",
+        arguments: { message: "" },
+        task: { ttl: 60_000 },
+      });
+      assert.match(refused.message, /^invalid_argument: Invalid arguments for openclaw_chat/);
+
+      const badId = await errorOf("tasks/get", { taskId: "not a task id!" });
+      assert.equal(badId.code, ErrorCode.InvalidParams);
+      assert.match(badId.message, /^invalid_argument: /);
+
+      for (const error of [unknown, notTaskable, refused, badId]) {
+        assert.doesNotMatch(error.message, /MCP error/, error.message);
+      }
+    } finally {
+      await raw.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: an SDK client prints the unknown-tool error with one 'MCP error -32602:' prefix",
+  opts,
+  async () => {
+    const h = await connect();
+    try {
+      const error = await h.client.callTool({ name: "openclaw_nope", arguments: {} }).then(
+        () => assert.fail("expected an error"),
+        (e: unknown) => e as Error,
+      );
+      assert.match(error.message, /^MCP error -32602: Unknown tool "openclaw_nope"/);
+      assert.equal(error.message.match(/MCP error/g)?.length, 1, error.message);
+    } finally {
+      await h.close();
+    }
+  },
+);

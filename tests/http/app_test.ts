@@ -156,3 +156,96 @@ Deno.test("app: a per-principal session cap not below the global one is warned a
     assert.ok(!lines.join("").includes("0123456789"), "no token in the logs");
   }
 });
+
+Deno.test("app: errors outside /mcp are {error: code, message, hint} with the code's status; /mcp keeps JSON-RPC", async () => {
+  const command = loadConfig({
+    args: ["--transport", "http"],
+    env: { ...gatewayEnv("http://127.0.0.1:9"), MCP_RATE_LIMIT: "0" },
+  });
+  if (command.kind !== "run") throw new Error("expected a run command");
+  const kv = await Deno.openKv(":memory:");
+  const bridge = startBridge(command.config, { kv, log: silentLogger });
+  const http = await createApp({
+    config: command.config,
+    createServer: () => {
+      throw new Error("secret detail of a crash");
+    },
+    // /ready reaches for the gateways first: a crash there lands in onError.
+    gateways: {
+      list: () => {
+        throw new Error("secret detail of a crash");
+      },
+    } as unknown as typeof bridge.gateways,
+    kv,
+    log: silentLogger,
+    issuer: () => "http://127.0.0.1:1",
+  });
+  const request = (path: string, init: RequestInit = {}) =>
+    http.app.request(`http://127.0.0.1${path}`, {
+      ...init,
+      headers: { host: "127.0.0.1", ...(init.headers ?? {}) },
+    });
+  const errorBody = async (response: Response, status: number) => {
+    assert.equal(response.status, status);
+    const body = await response.json();
+    assert.deepEqual(Object.keys(body).sort(), ["error", "hint", "message"]);
+    assert.equal(typeof body.message, "string");
+    assert.ok(body.hint.length > 0, "a hint says what to do");
+    return body;
+  };
+  try {
+    const missing = await errorBody(await request("/nope"), 404);
+    assert.equal(missing.error, "not_found");
+    assert.match(missing.message, /GET \/nope/);
+    for (const path of ["/sse", "/messages"]) {
+      const gone = await errorBody(await request(path, { method: "POST" }), 410);
+      assert.equal(gone.error, "gone");
+      assert.match(gone.message, /\/mcp/);
+    }
+    const crashed = await errorBody(await request("/ready"), 500);
+    assert.equal(crashed.error, "internal");
+    assert.doesNotMatch(JSON.stringify(crashed), /secret detail/);
+    const host = await errorBody(
+      await request("/health", { headers: { host: "evil.example" } }),
+      403,
+    );
+    assert.equal(host.error, "forbidden");
+    assert.match(host.message, /Invalid Host header/);
+    assert.match(host.hint, /MCP_ALLOWED_HOSTS/);
+
+    // /mcp answers in JSON-RPC, the language MCP clients read.
+    const mcpHost = await request("/mcp", { method: "POST", headers: { host: "evil.example" } });
+    assert.equal(mcpHost.status, 403);
+    assert.deepEqual((await mcpHost.json()).error, {
+      code: -32000,
+      message: "Invalid Host header: add the name to MCP_ALLOWED_HOSTS to accept it",
+    });
+    const mcpCrash = await request("/mcp", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "t", version: "0" },
+        },
+      }),
+    });
+    const rpc = await mcpCrash.json();
+    assert.equal(mcpCrash.status, 500);
+    assert.equal(rpc.jsonrpc, "2.0");
+    assert.equal(rpc.error.code, -32603);
+    assert.doesNotMatch(JSON.stringify(rpc), /secret detail/);
+  } finally {
+    await http.sessions?.close();
+    bridge.shutdown.abort();
+    await bridge.stop();
+    kv.close();
+  }
+});

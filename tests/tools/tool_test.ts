@@ -1,7 +1,7 @@
 /** The parts every tool shares: the error envelope and text, safe-text and instance arguments. */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { BridgeError } from "../../src/errors.ts";
+import { BridgeError, ERROR_CODES } from "../../src/errors.ts";
 import {
   defineTool,
   errorEnvelope,
@@ -23,6 +23,16 @@ Deno.test("tool: the error envelope is the JSON of a BridgeError, nothing less",
   assert.ok(errorEnvelope.safeParse({ error: error.toJSON() }).success);
   assert.ok(!errorEnvelope.safeParse({ error: { code: "x", message: "m" } }).success, "hint");
   assert.ok(!errorEnvelope.safeParse({ code: "x", message: "m", hint: "" }).success, "wrapped");
+});
+
+Deno.test("tool: the error envelope's code is one of the bridge's codes, in the JSON Schema too", () => {
+  const body = { message: "m", hint: "" };
+  assert.ok(errorEnvelope.safeParse({ error: { code: "interrupted", ...body } }).success);
+  assert.ok(!errorEnvelope.safeParse({ error: { code: "made_up", ...body } }).success);
+  const schema = z.toJSONSchema(errorEnvelope) as unknown as {
+    properties: { error: { properties: { code: { enum: string[] } } } };
+  };
+  assert.deepEqual(schema.properties.error.properties.code.enum, ERROR_CODES);
 });
 
 Deno.test("tool: plainText refuses control characters except tab, CR and LF, naming the field", () => {
