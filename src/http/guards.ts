@@ -56,9 +56,11 @@ export interface HostOriginOptions {
  * read it, the bridge's JSON error body everywhere else.
  */
 function forbidden(c: Context, message: string, hint: string): Response {
-  return c.req.path === "/mcp"
-    ? rpcError(403, -32000, `${message}: ${hint}`)
-    : errorResponse({ code: "forbidden", message: `${message}.`, hint: `${hint}.` });
+  return c.req.path === "/mcp" ? rpcError(403, -32000, `${message}: ${hint}`) : errorResponse({
+    code: "forbidden",
+    message: `${message}.`,
+    hint: `${hint[0].toUpperCase()}${hint.slice(1)}.`,
+  });
 }
 
 /**

@@ -14,7 +14,7 @@ import { createApp, type HttpApp, READY_PROBE_TTL_MS } from "../../src/http/app.
 import { EVENT_BYTES_PER_SESSION } from "../../src/http/event_store.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
-import { gatewayEnv } from "../../testing/spawn.ts";
+import { gatewayEnv, INITIALIZE } from "../../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -226,16 +226,7 @@ Deno.test("app: errors outside /mcp are {error: code, message, hint} with the co
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
       },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "t", version: "0" },
-        },
-      }),
+      body: JSON.stringify(INITIALIZE),
     });
     const rpc = await mcpCrash.json();
     assert.equal(mcpCrash.status, 500);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import {
   hostName,
+  hostOriginGuard,
   isLoopback,
   limitAuthAttempts,
   originMatches,
@@ -27,6 +28,37 @@ Deno.test("guards: host names, loopback and origin patterns", () => {
   assert.ok(!originMatches("https://evilexample.com", "*.example.com"));
   assert.ok(originMatches("https://anything", "*"));
   assert.ok(!originMatches("https://claude.ai.evil", "https://claude.ai"));
+});
+
+Deno.test("guards: a refused Host or Origin is JSON-RPC on /mcp and the error body elsewhere", async () => {
+  const app = new Hono();
+  app.use("*", hostOriginGuard({ bindHost: "127.0.0.1", allowedHosts: [], allowedOrigins: [] }));
+  app.all("*", (c) => c.text("ok"));
+  const hit = (path: string, headers: Record<string, string>) =>
+    app.request(`http://127.0.0.1${path}`, { headers: { host: "127.0.0.1", ...headers } });
+  assert.equal((await hit("/health", {})).status, 200);
+
+  const host = await hit("/health", { host: "evil.example" });
+  assert.equal(host.status, 403);
+  assert.deepEqual(await host.json(), {
+    error: "forbidden",
+    message: "Invalid Host header.",
+    hint: "Add the name to MCP_ALLOWED_HOSTS to accept it.",
+  });
+  const origin = await hit("/ready", { origin: "https://evil.example" });
+  assert.equal(origin.status, 403);
+  assert.equal((await origin.json()).error, "forbidden");
+
+  const mcp = await hit("/mcp", { origin: "https://evil.example" });
+  assert.equal(mcp.status, 403);
+  assert.deepEqual(await mcp.json(), {
+    jsonrpc: "2.0",
+    id: null,
+    error: {
+      code: -32000,
+      message: "Invalid Origin header: add it to MCP_ALLOWED_ORIGINS or CORS_ORIGINS",
+    },
+  });
 });
 
 Deno.test("guards: rate limit refills over time and keys clients apart", async () => {
