@@ -11,11 +11,19 @@
  * @module
  */
 import type { Context } from "hono";
+import { getConnInfo } from "hono/deno";
 
-/** The peer address of the connection, as Deno saw it. */
+/**
+ * The peer address of the connection, as Deno saw it (Hono's `getConnInfo`),
+ * or "unknown" without Deno's serve info (`app.request()` without an env).
+ */
 export function peerAddress(c: Context): string {
-  const addr = (c.env as Deno.ServeHandlerInfo | undefined)?.remoteAddr as Deno.NetAddr | undefined;
-  return addr?.hostname ?? "unknown";
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    // getConnInfo destructures c.env.remoteAddr: without serve info there is none.
+    return "unknown";
+  }
 }
 
 const IPV4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?$/;

@@ -68,7 +68,7 @@ function requestQuery(ctx: OAuthContext) {
     ),
     scope: z.string().optional().refine(
       (s) => (s ?? SCOPE).split(" ").filter(Boolean).every((one) => one === SCOPE),
-      `the only scope is ${SCOPE}`,
+      `scope may only be ${SCOPE}`,
     ),
   });
 }

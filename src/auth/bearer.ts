@@ -4,10 +4,17 @@
  * audience must be this resource. Sets `principal`, the owner of the
  * caller's tasks. Every 401 says where to discover how to authenticate.
  *
+ * Hono's `bearerAuth` parses the header (RFC 6750 `Bearer` + b64token) and
+ * answers refusals; `verifyToken` does the rest. Its 400 for a malformed
+ * header is answered 401 `invalid_request` here, as RFC 6750 §3.1 allows and
+ * as clients already expect of this server.
+ *
  * @module
  */
 import { timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
 import type { TokenRecord } from "./store.ts";
 import { sha256Bytes, sha256Hex } from "./crypto.ts";
 
@@ -28,49 +35,76 @@ export async function tokenId(token: string): Promise<string> {
   return "token:" + (await sha256Hex(token)).slice(0, 16);
 }
 
-/** Creates the `/mcp` authentication middleware. */
+const SEND_BEARER = "Send Authorization: Bearer <token>.";
+const INVALID = "The token is invalid, expired or revoked";
+const OTHER_RESOURCE = "The token is for another resource";
+
+/**
+ * Creates the `/mcp` authentication middleware.
+ *
+ * @example
+ * ```ts ignore
+ * app.use("/mcp", await mcpBearer({ staticTokens: ["a-long-random-token"], oauth }));
+ * ```
+ */
 export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandler> {
+  const { oauth } = options;
   const digests = await Promise.all(options.staticTokens.map(sha256Bytes));
+  /** Why a token was refused, for the 401 of this request. */
+  const refusals = new WeakMap<Context, string>();
   const challenge = (error?: string, description?: string) => {
     const parts = ['Bearer realm="openclaw-mcp"'];
-    if (options.oauth) {
-      parts.push(`resource_metadata="${options.oauth.resourceMetadataUrl()}"`, 'scope="mcp:tools"');
+    if (oauth) {
+      parts.push(`resource_metadata="${oauth.resourceMetadataUrl()}"`, 'scope="mcp:tools"');
     }
     if (error) parts.push(`error="${error}"`);
     if (description) parts.push(`error_description="${description}"`);
     return parts.join(", ");
   };
-  return async function bearer(c, next) {
-    const header = c.req.header("authorization");
-    const match = header ? /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim()) : null;
-    if (!match) {
-      return c.json(
-        {
-          error: header ? "invalid_request" : "unauthorized",
-          message: "Send Authorization: Bearer <token>.",
-        },
-        401,
-        { "www-authenticate": challenge(header ? "invalid_request" : undefined) },
-      );
-    }
-    const token = match[1];
+  const refusal = (error: string, message: string) => () =>
+    Response.json({ error, message }, { status: 401 });
+
+  async function verifyToken(token: string, c: Context): Promise<boolean> {
     const mine = await sha256Bytes(token);
+    // Compare against every static token, in constant time, whether or not one matched.
     let isStatic = false;
     for (const d of digests) isStatic = timingSafeEqual(d, mine) || isStatic;
     if (isStatic) {
       c.set("principal", await tokenId(token));
-      return await next();
+      return true;
     }
-    const record = options.oauth ? await options.oauth.verify(token) : null;
-    if (record && record.resource === options.oauth!.resource()) {
+    const record = oauth ? await oauth.verify(token) : null;
+    if (record && record.resource === oauth!.resource()) {
       c.set("principal", `oauth:${record.clientId}:${record.family}`);
-      return await next();
+      return true;
     }
-    const description = record
-      ? "The token is for another resource"
-      : "The token is invalid, expired or revoked";
-    return c.json({ error: "invalid_token", message: `${description}.` }, 401, {
-      "www-authenticate": challenge("invalid_token", description),
-    });
+    refusals.set(c, record ? OTHER_RESOURCE : INVALID);
+    return false;
+  }
+
+  const check = bearerAuth({
+    verifyToken,
+    noAuthenticationHeader: {
+      wwwAuthenticateHeader: () => challenge(),
+      message: refusal("unauthorized", SEND_BEARER),
+    },
+    invalidAuthenticationHeader: {
+      wwwAuthenticateHeader: () => challenge("invalid_request"),
+      message: refusal("invalid_request", SEND_BEARER),
+    },
+    invalidToken: {
+      wwwAuthenticateHeader: (c) => challenge("invalid_token", refusals.get(c) ?? INVALID),
+      message: (c) => refusal("invalid_token", `${refusals.get(c) ?? INVALID}.`)(),
+    },
+  });
+
+  return async function bearer(c, next) {
+    try {
+      return await check(c, next);
+    } catch (error) {
+      // bearerAuth throws its refusals; answer them here, whatever the app's onError does.
+      if (error instanceof HTTPException) return error.getResponse();
+      throw error;
+    }
   };
 }

@@ -8,8 +8,9 @@
 import { looksLikeCimd } from "./cimd.ts";
 import type { OAuthContext } from "./context.ts";
 import { safeEqual, sha256Hex } from "./crypto.ts";
-import type { Form } from "./form.ts";
-import { InvalidClientError } from "./oauth_error.ts";
+import type { Context } from "hono";
+import { type Form, readForm } from "./form.ts";
+import { InvalidClientError, oauthErrorResponse } from "./oauth_error.ts";
 import type { OAuthClient } from "./store.ts";
 
 /** The client with id `id`, or why there is none (a sentence for people). */
@@ -70,4 +71,14 @@ export async function authenticateClient(
     return new InvalidClientError("This public client has no secret.");
   }
   return client;
+}
+
+/** Reads a token or revocation request and authenticates its client; or the 401 refusing it. */
+export async function clientRequest(
+  ctx: OAuthContext,
+  c: Context,
+): Promise<{ client: OAuthClient; form: Form } | Response> {
+  const form = await readForm(c);
+  const client = await authenticateClient(ctx, c.req.header("authorization"), form);
+  return client instanceof InvalidClientError ? oauthErrorResponse(client) : { client, form };
 }

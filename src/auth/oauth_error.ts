@@ -8,21 +8,9 @@
  */
 // The SDK's "./*" export maps types to "*.js.d.ts", which does not exist.
 // @ts-types="@modelcontextprotocol/sdk/server/auth/errors"
-import {
-  AccessDeniedError,
-  InvalidClientError,
-  InvalidClientMetadataError,
-  InvalidGrantError,
-  InvalidRequestError,
-  InvalidScopeError,
-  InvalidTargetError,
-  OAuthError,
-  TemporarilyUnavailableError,
-  TooManyRequestsError,
-  UnsupportedGrantTypeError,
-  UnsupportedResponseTypeError,
-} from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 
+// @ts-types="@modelcontextprotocol/sdk/server/auth/errors"
 export {
   AccessDeniedError,
   InvalidClientError,
@@ -36,7 +24,7 @@ export {
   TooManyRequestsError,
   UnsupportedGrantTypeError,
   UnsupportedResponseTypeError,
-};
+} from "@modelcontextprotocol/sdk/server/auth/errors.js";
 
 /** RFC 7591 §3.2.2: a redirect URI of a registration is refused. */
 export class InvalidRedirectUriError extends OAuthError {

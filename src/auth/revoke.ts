@@ -7,10 +7,10 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { authenticateClient } from "./clients.ts";
+import { clientRequest } from "./clients.ts";
 import type { OAuthContext } from "./context.ts";
-import { parseFields, readForm } from "./form.ts";
-import { InvalidClientError, InvalidRequestError, oauthErrorResponse } from "./oauth_error.ts";
+import { parseFields } from "./form.ts";
+import { InvalidRequestError, oauthErrorResponse } from "./oauth_error.ts";
 
 /** RFC 7009 §2.1; `token_type_hint` is accepted and not needed (tokens are looked up by hash). */
 const RevokeForm = z.object({
@@ -22,12 +22,11 @@ const RevokeForm = z.object({
 export function revokeRoutes(ctx: OAuthContext): Hono {
   const app = new Hono();
   app.post("/revoke", async function revoke(c: Context) {
-    const form = await readForm(c);
-    const client = await authenticateClient(ctx, c.req.header("authorization"), form);
-    if (client instanceof InvalidClientError) return oauthErrorResponse(client);
-    const parsed = parseFields(RevokeForm, form);
+    const request = await clientRequest(ctx, c);
+    if (request instanceof Response) return request;
+    const parsed = parseFields(RevokeForm, request.form);
     if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
-    await ctx.store.revoke(parsed.value.token, client.clientId);
+    await ctx.store.revoke(parsed.value.token, request.client.clientId);
     return new Response(null, { status: 200 });
   });
   return app;

@@ -7,12 +7,11 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { authenticateClient } from "./clients.ts";
+import { clientRequest } from "./clients.ts";
 import { type OAuthContext, SCOPE } from "./context.ts";
 import { s256, safeEqual } from "./crypto.ts";
-import { parseFields, readForm } from "./form.ts";
+import { parseFields } from "./form.ts";
 import {
-  InvalidClientError,
   InvalidGrantError,
   InvalidRequestError,
   InvalidTargetError,
@@ -120,9 +119,9 @@ export function tokenRoutes(ctx: OAuthContext): Hono {
   }
 
   app.post("/token", async function token(c: Context) {
-    const form = await readForm(c);
-    const client = await authenticateClient(ctx, c.req.header("authorization"), form);
-    if (client instanceof InvalidClientError) return oauthErrorResponse(client);
+    const request = await clientRequest(ctx, c);
+    if (request instanceof Response) return request;
+    const { client, form } = request;
     const grant = parseFields(GrantType, form);
     if (!grant.ok) return oauthErrorResponse(new UnsupportedGrantTypeError(grant.message));
     return grant.value.grant_type === "authorization_code"
