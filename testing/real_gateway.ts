@@ -7,6 +7,9 @@
  * @module
  */
 
+/** Longest wait for a starting gateway to answer /readyz. */
+const READY_TIMEOUT_MS = 150_000;
+
 /** Where `.ci/run` installs OpenClaw. */
 export function openclawDir(): string {
   const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`;
@@ -230,6 +233,3 @@ export async function startRealGateway(
     },
   };
 }
-
-/** Longest wait for a starting gateway to answer /readyz. */
-const READY_TIMEOUT_MS = 150_000;
