@@ -352,7 +352,8 @@ export const optionsSchema = z.object({
   }),
   rateLimit: option(int({ min: 0, max: 1_000_000, default: 600 }), {
     env: ["MCP_RATE_LIMIT"],
-    help: "Requests per minute per client on /mcp (0 turns the limit off)",
+    help:
+      "Requests per minute per principal (the client address without auth) on /mcp, counted in each process (0 turns the limit off)",
   }),
   taskConcurrency: option(int({ min: 1, max: 256, default: 4 }), {
     env: ["OPENCLAW_TASK_CONCURRENCY"],
