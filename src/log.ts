@@ -17,17 +17,47 @@ const SECRET_KEY =
 /** The value that stands in for a redacted secret. */
 export const REDACTED = "[redacted]";
 
-/** Returns a deep copy of `value` with every secret-named key's value replaced. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    const secret = SECRET_KEY.test(key) && item !== undefined && item !== null &&
-      item !== "" && typeof item !== "boolean";
-    out[key] = secret ? REDACTED : redact(item, depth + 1);
+/**
+ * How deep {@linkcode redact} copies: anything nested deeper is dropped (it
+ * becomes {@linkcode DEPTH_LIMIT}), never passed through unredacted.
+ */
+export const MAX_REDACT_DEPTH = 32;
+
+/** The value that stands in for a value nested deeper than {@linkcode MAX_REDACT_DEPTH}. */
+export const DEPTH_LIMIT = "[depth limit]";
+
+/** The value that stands in for a reference back to one of its own containers. */
+export const CIRCULAR = "[circular]";
+
+/**
+ * Returns a deep copy of `value` with every secret-named key's value
+ * replaced by {@linkcode REDACTED}. Objects nested deeper than
+ * {@linkcode MAX_REDACT_DEPTH} are dropped and cycles are cut, so no secret
+ * can slip through by depth and no log call can loop or throw on shape.
+ */
+export function redact(value: unknown): unknown {
+  return redactAt(value, 0, new WeakSet());
+}
+
+function redactAt(value: unknown, depth: number, ancestors: WeakSet<object>): unknown {
+  if (value === null || typeof value !== "object") return value;
+  // Dropping, not passing through: an unvisited object may hold a secret.
+  if (depth >= MAX_REDACT_DEPTH) return DEPTH_LIMIT;
+  if (ancestors.has(value)) return CIRCULAR;
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((item) => redactAt(item, depth + 1, ancestors));
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const secret = SECRET_KEY.test(key) && item !== undefined && item !== null &&
+        item !== "" && typeof item !== "boolean";
+      out[key] = secret ? REDACTED : redactAt(item, depth + 1, ancestors);
+    }
+    return out;
+  } finally {
+    // Only the path from the root counts: the same object twice side by side is no cycle.
+    ancestors.delete(value);
   }
-  return out;
 }
 
 /** Where the bridge reports events: a name and fields per record (see {@linkcode createLogger}). */
