@@ -16,8 +16,14 @@
  */
 export const MAX_BUCKETS = 10_000;
 
-/** The outcome of {@linkcode TokenBuckets.take}. */
-export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
+/**
+ * The outcome of {@linkcode TokenBuckets.take}. `never` marks a take larger
+ * than the bucket can ever hold: no wait makes it succeed, and its
+ * `retryAfterSeconds` is a full refill (for a caller that only paces).
+ */
+export type Take =
+  | { ok: true }
+  | { ok: false; retryAfterSeconds: number; never?: true };
 
 /** A token bucket per key. */
 export class TokenBuckets {
@@ -35,8 +41,9 @@ export class TokenBuckets {
 
   /**
    * Takes `count` tokens for `key` (all or none), or says how long until
-   * that many are free. A `count` above the capacity never succeeds; its
-   * wait is a full refill.
+   * that many are free. A `count` above the capacity never succeeds, even
+   * from a full bucket: it is refused with `never: true` and a full refill
+   * as its wait, and takes nothing.
    */
   take(key: string, count = 1): Take {
     const t = this.#now();
@@ -51,15 +58,19 @@ export class TokenBuckets {
     bucket.tokens = Math.min(this.#capacity, bucket.tokens + (t - bucket.at) * this.#refillPerMs);
     bucket.at = t;
     this.#buckets.set(key, bucket);
+    if (count > this.#capacity) {
+      return { ok: false, retryAfterSeconds: this.#refillSeconds(this.#capacity), never: true };
+    }
     if (bucket.tokens < count) {
-      const missing = Math.min(count, this.#capacity) - bucket.tokens;
-      return {
-        ok: false,
-        retryAfterSeconds: Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000)),
-      };
+      return { ok: false, retryAfterSeconds: this.#refillSeconds(count - bucket.tokens) };
     }
     bucket.tokens -= count;
     return { ok: true };
+  }
+
+  /** Whole seconds (at least one) until `missing` tokens have refilled. */
+  #refillSeconds(missing: number): number {
+    return Math.max(1, Math.ceil(missing / this.#refillPerMs / 1000));
   }
 
   /** Buckets held now. */

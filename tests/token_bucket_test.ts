@@ -32,7 +32,28 @@ Deno.test("token buckets: takes are all or none; more than the capacity never su
   assert.equal(buckets.take("a", 1).ok, true, "the refused take cost nothing");
   assert.equal(buckets.take("z", 5).ok, false, "even from a full bucket");
   buckets.take("y", 4);
-  assert.deepEqual(buckets.take("y", 5), { ok: false, retryAfterSeconds: 60 }, "a full refill");
+  assert.deepEqual(
+    buckets.take("y", 5),
+    { ok: false, retryAfterSeconds: 60, never: true },
+    "a full refill",
+  );
+});
+
+Deno.test("token buckets: more than the capacity from a full bucket says it can never succeed", () => {
+  const clock = { t: 0 };
+  const buckets = new TokenBuckets(4, () => clock.t);
+  // A full bucket used to answer "retry in 1 s" here, though no wait helps.
+  assert.deepEqual(buckets.take("a", 5), { ok: false, retryAfterSeconds: 60, never: true });
+  clock.t = 60 * 60_000;
+  assert.deepEqual(buckets.take("a", 5), { ok: false, retryAfterSeconds: 60, never: true });
+  assert.deepEqual(buckets.take("a", 4), { ok: true }, "the refusals took nothing");
+  const slow = new TokenBuckets(1, () => 0);
+  assert.deepEqual(slow.take("a", 2), { ok: false, retryAfterSeconds: 60, never: true });
+  // A take that fits the capacity is never marked, however long its wait.
+  const empty = buckets.take("a", 4);
+  assert.equal(empty.ok, false);
+  assert.equal("never" in empty, false, "waiting will make room for 4");
+  assert.deepEqual(empty, { ok: false, retryAfterSeconds: 60 });
 });
 
 Deno.test("token buckets: give returns tokens, up to the capacity", () => {

@@ -90,7 +90,11 @@ Deno.test("guards: token buckets take several tokens at once, all or none, and t
   assert.deepEqual(buckets.take("k", 5), { ok: true }, "the refund counts");
   assert.equal(buckets.take("k").ok, false);
   buckets.give("k", 100);
-  assert.deepEqual(buckets.take("k", 11), { ok: false, retryAfterSeconds: 1 }, "over capacity");
+  assert.deepEqual(
+    buckets.take("k", 11),
+    { ok: false, retryAfterSeconds: 60, never: true },
+    "over capacity: no wait helps",
+  );
   assert.deepEqual(buckets.take("k", 10), { ok: true }, "refunds stop at capacity");
 });
 
