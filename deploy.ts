@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { ConfigError, loadConfig } from "./src/config.ts";
+import { type Config, ConfigError, loadConfig } from "./src/config.ts";
 import { runEntry } from "./src/entry.ts";
 import { createLogger, type Logger } from "./src/log.ts";
 import { startBridge } from "./src/bridge.ts";
@@ -46,25 +46,41 @@ export async function deployHandler(
     http: { ...command.config.http, stateless: true },
   };
   checkExposure(config);
+  const issuer = deployIssuer(config);
   const log = options.log ?? createLogger({ level: config.debug ? "debug" : "info" });
   const bridge = startBridge(config, { kv, log });
-  let origin = config.auth.issuerUrl;
-  const { app } = await createApp({
-    config,
-    createServer: bridge.serverFor,
-    gateways: bridge.gateways,
-    kv,
-    log,
-    issuer: () => origin ?? "",
-  });
-  return {
-    handler: (request, info) => {
-      // Without MCP_ISSUER_URL, the public origin is the one requests arrive at.
-      origin ??= new URL(request.url).origin;
-      return app.fetch(request, info);
-    },
-    stop: bridge.stop,
-  };
+  let app;
+  try {
+    ({ app } = await createApp({
+      config,
+      createServer: bridge.serverFor,
+      gateways: bridge.gateways,
+      kv,
+      log,
+      issuer: () => issuer,
+    }));
+  } catch (error) {
+    await bridge.stop();
+    throw error;
+  }
+  return { handler: (request, info) => app.fetch(request, info), stop: bridge.stop };
+}
+
+/**
+ * The OAuth issuer on Deploy: `MCP_ISSUER_URL`, required when OAuth is on.
+ * Every isolate must name the same issuer whatever Host a request carries,
+ * so it is never taken from a request (the first one to reach an isolate
+ * could name any host). Static tokens need no issuer.
+ */
+function deployIssuer(config: Config): string {
+  const issuer = config.auth.issuerUrl;
+  if (!config.auth.enabled) return issuer ?? "";
+  if (issuer === undefined) {
+    throw new ConfigError(
+      "AUTH_ENABLED=true on Deno Deploy needs MCP_ISSUER_URL, the public URL clients reach (it is never taken from a request's Host); set MCP_ISSUER_URL to https://<project>.deno.dev or your custom domain",
+    );
+  }
+  return issuer;
 }
 
 if (import.meta.main) {

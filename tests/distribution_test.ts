@@ -6,6 +6,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { createServer, GatewayRegistry, silentLogger } from "../src/mod.ts";
 import { deployHandler } from "../deploy.ts";
+import { ConfigError } from "../src/config.ts";
 import { TestGateway } from "../testing/test_gateway.ts";
 import { baseEnv, INITIALIZE } from "../testing/spawn.ts";
 
@@ -183,6 +184,75 @@ Deno.test(
       }
     } finally {
       await gateway.close();
+      kv.close();
+    }
+  },
+);
+
+Deno.test(
+  "deploy: OAuth needs MCP_ISSUER_URL; the issuer never comes from a request's Host",
+  opts,
+  async () => {
+    const kv = await Deno.openKv(":memory:");
+    const info = {
+      remoteAddr: { transport: "tcp", hostname: "203.0.113.9", port: 1 },
+      completed: Promise.resolve(),
+    } as unknown as Deno.ServeHandlerInfo;
+    const env = {
+      OPENCLAW_URL: "http://127.0.0.1:9",
+      OPENCLAW_GATEWAY_TOKEN: "test-token",
+      AUTH_ENABLED: "true",
+      MCP_OWNER_PASSWORD: "a-long-enough-owner-password",
+    };
+    try {
+      const refused = await deployHandler(env, kv, { log: silentLogger }).then(
+        () => assert.fail("started without MCP_ISSUER_URL"),
+        (error: Error) => error,
+      );
+      assert.ok(refused instanceof ConfigError, String(refused));
+      assert.doesNotMatch(refused.message, /\n/, "one line");
+      assert.match(refused.message, /MCP_ISSUER_URL/);
+      assert.match(refused.message, /set MCP_ISSUER_URL to https:\/\/<project>\.deno\.dev/);
+
+      const issuer = "https://bridge.example.deno.net";
+      const app = await deployHandler(
+        { ...env, MCP_ISSUER_URL: issuer, MCP_ALLOWED_HOSTS: "attacker.example" },
+        kv,
+        { log: silentLogger },
+      );
+      try {
+        // The first request names another host (allowed through, so the
+        // Host guard is not what keeps it out of the metadata).
+        const metadata = async (host: string) => {
+          const response = await app.handler(
+            new Request(`https://${host}/.well-known/oauth-authorization-server`, {
+              headers: { host },
+            }),
+            info,
+          );
+          assert.equal(response.status, 200, host);
+          return await response.json();
+        };
+        const first = await metadata("attacker.example");
+        assert.equal(first.issuer, issuer);
+        assert.equal(first.token_endpoint, `${issuer}/token`);
+        assert.equal((await metadata("bridge.example.deno.net")).issuer, issuer);
+      } finally {
+        await app.stop();
+      }
+
+      // Static tokens without OAuth need no issuer.
+      const bearer = await deployHandler(
+        {
+          OPENCLAW_URL: "http://127.0.0.1:9",
+          OPENCLAW_GATEWAY_TOKEN: "test-token",
+          MCP_AUTH_TOKENS: "deploy-token-0123456789",
+        },
+        kv,
+        { log: silentLogger },
+      );
+      await bearer.stop();
+    } finally {
       kv.close();
     }
   },
