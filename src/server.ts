@@ -103,6 +103,52 @@ export interface ServerDeps {
   toolset?: Toolset;
 }
 
+/**
+ * The prefix `McpError`'s constructor puts on every message. Our own errors
+ * never carry it (`mcpError`), but the SDK throws plain McpErrors of its own
+ * (tasks/get, tasks/result and tasks/cancel of an unknown task, for one), and
+ * SDK clients add the prefix again when they read the response.
+ */
+const SDK_PREFIX = /^MCP error (-?\d+): /;
+
+/**
+ * A JSON-RPC error response with McpError's "MCP error <code>: " prefix taken
+ * off its message (only when `<code>` is the response's own code); anything
+ * else is returned as it is.
+ */
+export function withoutSdkPrefix(message: JsonRpcMessage): JsonRpcMessage {
+  const error = (message as { error?: { code?: unknown; message?: unknown } }).error;
+  if (typeof error?.message !== "string") return message;
+  const match = SDK_PREFIX.exec(error.message);
+  if (!match || Number(match[1]) !== error.code) return message;
+  return { ...message, error: { ...error, message: error.message.slice(match[0].length) } };
+}
+
+/**
+ * The transport as the server sees it: every message goes out through
+ * {@linkcode withoutSdkPrefix}; everything else (the handlers the server
+ * sets, `sessionId`, `start`, `close`) reaches the transport itself.
+ */
+function stripSdkPrefixes<T extends BridgeTransport>(transport: T): T {
+  return new Proxy(transport, {
+    get(target, key) {
+      if (key === "send") {
+        return (message: JsonRpcMessage, ...rest: unknown[]) =>
+          (target.send as (m: JsonRpcMessage, ...r: unknown[]) => Promise<void>)(
+            withoutSdkPrefix(message),
+            ...rest,
+          );
+      }
+      const value = Reflect.get(target, key, target);
+      // Bound, so that transports with private fields see themselves as `this`.
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+    set(target, key, value) {
+      return Reflect.set(target, key, value, target);
+    },
+  });
+}
+
 /** The tool whose calls may be task-augmented (MCP-native tasks). */
 const TASK_TOOL = "openclaw_chat";
 
@@ -358,5 +404,8 @@ export function createServer(deps: ServerDeps): BridgeServer {
     }
   });
 
+  // Every message leaves through stripSdkPrefixes, whoever threw the error.
+  const connect = server.connect.bind(server);
+  server.connect = (transport) => connect(stripSdkPrefixes(transport));
   return server;
 }

@@ -20,6 +20,7 @@ import {
   errorResult,
   type ServerDeps,
   taskCreationError,
+  withoutSdkPrefix,
 } from "../src/server.ts";
 import { TaskRunner } from "../src/tasks/runner.ts";
 import { TaskStore } from "../src/tasks/store.ts";
@@ -477,3 +478,66 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "server: the SDK's own errors (tasks/get, tasks/result, tasks/cancel of an unknown task) leave without its 'MCP error' prefix",
+  opts,
+  async () => {
+    const raw = await rawSession({ tasks: true });
+    try {
+      const id = crypto.randomUUID();
+      for (const method of ["tasks/get", "tasks/result", "tasks/cancel"]) {
+        const { error } = await raw.request(method, { taskId: id }) as {
+          error: { code: number; message: string };
+        };
+        assert.equal(error.code, ErrorCode.InvalidParams, method);
+        assert.match(error.message, /^(Failed to retrieve task: )?Task not found/, method);
+        assert.doesNotMatch(error.message, /MCP error/, `${method}: ${error.message}`);
+      }
+    } finally {
+      await raw.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: an SDK client prints the SDK's own errors with one prefix",
+  opts,
+  async () => {
+    const h = await connect({ tasks: true });
+    try {
+      const error = await h.client.experimental.tasks.getTask(crypto.randomUUID()).then(
+        () => assert.fail("expected an error"),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof McpError);
+      assert.equal(error.code, ErrorCode.InvalidParams);
+      assert.match(error.message, /^MCP error -32602: (Failed to retrieve task: )?Task not found/);
+      assert.equal(error.message.match(/MCP error/g)?.length, 1, `one prefix: ${error.message}`);
+    } finally {
+      await h.close();
+    }
+  },
+);
+
+Deno.test("server: withoutSdkPrefix strips only the prefix of the response's own code", () => {
+  const error = (code: number, message: string) => ({
+    jsonrpc: "2.0",
+    id: 1,
+    error: { code, message, data: { x: 1 } },
+  });
+  assert.deepEqual(
+    withoutSdkPrefix(error(-32602, "MCP error -32602: Task not found: a")),
+    error(-32602, "Task not found: a"),
+  );
+  // Another code's prefix is part of the message, as is a prefix in the middle.
+  for (
+    const kept of [
+      error(-32603, "MCP error -32602: Task not found: a"),
+      error(-32602, "Said: MCP error -32602: x"),
+      error(-32602, "Task not found: a"),
+    ]
+  ) assert.equal(withoutSdkPrefix(kept), kept);
+  const result = { jsonrpc: "2.0", id: 1, result: { text: "MCP error -32602: as text" } };
+  assert.equal(withoutSdkPrefix(result), result);
+});
