@@ -9,7 +9,8 @@
  * in-process session leak rows; without it they are skipped, saying why.
  *
  * Options: `--quick` (small counts), `--latency-ms N` (gateway delay),
- * `--no-stream`, `--no-real` (skip the real OpenClaw gateway row).
+ * `--no-stream`, `--no-real` (skip the real OpenClaw gateway row),
+ * `--claims-only` (only the claim fairness rows).
  * Prints a table; writes `bench/results/latest.json`.
  *
  * @module
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     "latency-ms": { type: "string" },
     "no-stream": { type: "boolean" },
     "no-real": { type: "boolean" },
+    "claims-only": { type: "boolean" },
   },
 });
 const QUICK = !!flags.quick;
@@ -512,6 +514,67 @@ async function storeFigures(): Promise<void> {
 }
 
 /**
+ * Claiming at STORE_N pending across 10 instances, the oldest tenth on `i0`
+ * capped at 1 (held running), the rest spread over `i1`..`i9` and completed
+ * as soon as claimed, four principals: claims per second until every
+ * uncapped task ran (or nothing runnable is found), and how long the first
+ * task of an uncapped instance waited for its claim.
+ */
+async function claimFairness(): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/claims.kv`);
+  const store = new TaskStore(kv);
+  const perInstance = STORE_N / 10;
+  for (let i = 0; i < STORE_N; i++) {
+    const instance = i < perInstance ? "i0" : `i${1 + i % 9}`;
+    await store.submit(`p${i % 4}`, { message: `m${i}`, instance });
+  }
+  let heldOnCapped = 0;
+  // Limits go both ways: `canRun` for a store that filters per process,
+  // `instanceConcurrency` for one that keeps the slots in KV.
+  const options = {
+    canRun: (instance: string) => instance !== "i0" || heldOnCapped < 1,
+    instanceConcurrency: { i0: 1 },
+  };
+  let claims = 0, uncapped = 0, claimMs = 0;
+  let firstUncapped: { ms: number; claims: number } | null = null;
+  const start = performance.now();
+  while (uncapped < STORE_N - perInstance) {
+    const t = performance.now();
+    const claim = await store.claim("bench", 600_000, options);
+    claimMs += performance.now() - t;
+    if (!claim) break;
+    claims++;
+    if (claim.task.instance === "i0") {
+      heldOnCapped++;
+      continue;
+    }
+    uncapped++;
+    firstUncapped ??= { ms: performance.now() - start, claims };
+    await store.complete(claim, "ok", { model: "m", usage: null, finishReason: "stop" });
+  }
+  const stalled = uncapped < STORE_N - perInstance;
+  rows.push({
+    figure: `task claim rate, ${STORE_N} pending on 10 instances (one capped at 1)`,
+    unit: "/s",
+    b: claims / claimMs * 1000,
+    note: stalled
+      ? `stalled after ${claims} claims: ${
+        STORE_N - perInstance - uncapped
+      } runnable tasks never claimed`
+      : `${claims} claims`,
+  });
+  rows.push({
+    figure: "wait of the first task of an uncapped instance behind the capped one",
+    unit: "ms",
+    b: firstUncapped?.ms ?? Infinity,
+    note: firstUncapped ? `claim #${firstUncapped.claims}` : "never claimed (starved)",
+  });
+  kv.close();
+  await Deno.remove(dir, { recursive: true });
+}
+
+/**
  * In process, on a clock we move: SESSIONS sessions opened and abandoned, then
  * expired and swept. The RSS rows above cannot tell a leak from V8 keeping
  * freed heap; counting the MCP servers still reachable after GC (weak
@@ -645,6 +708,11 @@ async function realGateway(): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
+if (flags["claims-only"]) {
+  await claimFairness();
+  for (const r of rows) console.log(`| ${r.figure} (${r.note}) | ${r.unit} | ${r.b.toFixed(2)} |`);
+  Deno.exit(0);
+}
 const gateway = await TestGateway.start();
 if (GATEWAY_DELAY) gateway.fault = { kind: "delay", ms: GATEWAY_DELAY };
 if (flags["no-stream"]) gateway.fault = { kind: "json" };
@@ -655,6 +723,7 @@ await memoryFigures(gateway, old);
 await gateway.close();
 await makespan();
 await storeFigures();
+await claimFairness();
 await sessionLeakFigures();
 if (!flags["no-real"]) await realGateway();
 
