@@ -2,7 +2,8 @@
  * Bearer authentication for `/mcp`: static tokens (`MCP_AUTH_TOKENS`) and,
  * with OAuth on, access tokens issued by our authorization server, whose
  * audience must be this resource. Sets `principal`, the owner of the
- * caller's tasks. Every 401 says where to discover how to authenticate.
+ * caller's tasks. Every 401 says where to discover how to authenticate: in
+ * its `WWW-Authenticate` challenge and in the body's `hint`.
  *
  * Hono's `bearerAuth` parses the header (RFC 6750 `Bearer` + b64token) and
  * answers refusals; `verifyToken` does the rest. Its 400 for a malformed
@@ -15,6 +16,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { HTTPException } from "hono/http-exception";
+import type { ErrorBody } from "../errors.ts";
 import type { TokenRecord } from "./store.ts";
 import { sha256Bytes, sha256Hex } from "./crypto.ts";
 
@@ -40,6 +42,15 @@ const INVALID = "The token is invalid, expired or revoked";
 const OTHER_RESOURCE = "The token is for another resource";
 
 /**
+ * A 401 body: the one error body of routes outside JSON-RPC
+ * (`{error, message, hint}`), its `error` the RFC 6750 §3.1 code that the
+ * challenge carries too.
+ */
+type BearerErrorBody = Omit<ErrorBody, "code"> & {
+  error: "unauthorized" | "invalid_request" | "invalid_token";
+};
+
+/**
  * Creates the `/mcp` authentication middleware.
  *
  * @example
@@ -61,8 +72,16 @@ export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandl
     if (description) parts.push(`error_description="${description}"`);
     return parts.join(", ");
   };
-  const refusal = (error: string, message: string) => () =>
-    Response.json({ error, message }, { status: 401 });
+  // Where a client gets a token it may send: what a 401's hint says. Asked
+  // per request, like the challenge: the metadata URL may follow the request.
+  const getToken = () =>
+    oauth
+      ? `Get an access token through OAuth: the resource metadata at ${oauth.resourceMetadataUrl()} names the authorization server${
+        options.staticTokens.length ? ", or use a token from the server's MCP_AUTH_TOKENS" : ""
+      }.`
+      : "Use one of the server's MCP_AUTH_TOKENS (its operator has them).";
+  const refusal = (error: BearerErrorBody["error"], message: string, hint = getToken()) =>
+    Response.json({ error, message, hint } satisfies BearerErrorBody, { status: 401 });
 
   async function verifyToken(token: string, c: Context): Promise<boolean> {
     const mine = await sha256Bytes(token);
@@ -86,15 +105,21 @@ export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandl
     verifyToken,
     noAuthenticationHeader: {
       wwwAuthenticateHeader: () => challenge(),
-      message: refusal("unauthorized", SEND_BEARER),
+      message: () => refusal("unauthorized", SEND_BEARER),
     },
     invalidAuthenticationHeader: {
       wwwAuthenticateHeader: () => challenge("invalid_request"),
-      message: refusal("invalid_request", SEND_BEARER),
+      message: () => refusal("invalid_request", SEND_BEARER),
     },
     invalidToken: {
       wwwAuthenticateHeader: (c) => challenge("invalid_token", refusals.get(c) ?? INVALID),
-      message: (c) => refusal("invalid_token", `${refusals.get(c) ?? INVALID}.`)(),
+      message: (c) => {
+        const why = refusals.get(c) ?? INVALID;
+        const hint = why === OTHER_RESOURCE
+          ? `Ask the authorization server for a token with resource=${oauth!.resource()}.`
+          : getToken();
+        return refusal("invalid_token", `${why}.`, hint);
+      },
     },
   });
 
