@@ -16,14 +16,18 @@ import { TaskStore } from "./tasks/store.ts";
 export interface Bridge {
   /** Gateway clients by instance name, shared by every server of this bridge. */
   gateways: GatewayRegistry;
-  /** Aborted at shutdown: cancels calls in flight. */
+  /** Aborted at shutdown: cancels calls in flight and hands running tasks back at once. */
   shutdown: AbortController;
   /**
    * A new MCP server acting for `owner` (its tasks, its session keys). Cheap:
    * the toolset, store and runner are shared.
    */
   serverFor(owner: string): BridgeServer;
-  /** Stops the runner (running tasks go back to the queue). */
+  /**
+   * Stops the runner (running tasks go back to the queue); resolves when
+   * every release is committed. Safe to call again, and after `shutdown`
+   * aborted (which starts the same stop).
+   */
   stop(): Promise<void>;
 }
 
@@ -64,6 +68,15 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
     ),
   });
   runner.start();
+  let stopping: Promise<void> | undefined;
+  const stop = () => stopping ??= runner.stop();
+  // Running tasks go back to the queue the moment shutdown begins (stdin EOF,
+  // SIGTERM), not after the transport has drained its replies: a client that
+  // closes stdin may kill us soon after, and a task still claimed then would
+  // wait out its lease and run again as another attempt.
+  shutdown.signal.addEventListener("abort", () => {
+    stop().catch((error) => log.error("runner_stop_failed", { error: String(error) }));
+  }, { once: true });
   const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
   const toolset = createToolset({ gateways, tasks, sessions });
   return {
@@ -79,6 +92,6 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
         sessions,
         toolset,
       }),
-    stop: () => runner.stop(),
+    stop,
   };
 }
