@@ -46,6 +46,11 @@ interface Harness {
   store: OAuthStore;
   /** KV methods called since the last reset. */
   calls: string[];
+  /**
+   * Holds the next `n` KV reads of keys under `table` until all `n` have
+   * arrived, so that `n` concurrent changes all read the same version.
+   */
+  raceReads(table: string, n: number): void;
   advance(ms: number): void;
   now(): number;
   keys(prefix: Deno.KvKey): Promise<Deno.KvKey[]>;
@@ -55,12 +60,19 @@ interface Harness {
 async function withStore(fn: (h: Harness) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");
   const calls: string[] = [];
+  let race: { table: string; left: number; all: PromiseWithResolvers<void> } | null = null;
   const spied = new Proxy(kv, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         calls.push(String(prop));
+        const key = args[0] as Deno.KvKey;
+        if (prop === "get" && race && race.left > 0 && key[0] === race.table) {
+          const { all } = race;
+          if (--race.left === 0) all.resolve();
+          return all.promise.then(() => value.apply(target, args));
+        }
         return value.apply(target, args);
       };
     },
@@ -72,6 +84,9 @@ async function withStore(fn: (h: Harness) => Promise<void>): Promise<void> {
       kv,
       store: new OAuthStore(spied, { now }),
       calls,
+      raceReads: (table, n) => {
+        race = { table, left: n, all: Promise.withResolvers() };
+      },
       advance: (ms) => {
         time += ms;
       },
@@ -226,6 +241,23 @@ Deno.test("store: a full pool evicts the oldest of the biggest group (the regist
   });
 });
 
+Deno.test("store: a cap lowered below the pool evicts several at once, each by the same rule", async () => {
+  await withStore(async ({ store, advance }) => {
+    const made: OAuthClient[] = [];
+    for (const group of ["gA", "gB", "gB", "gA"]) {
+      made.push(await registered(store, group));
+      advance(1);
+    }
+    const [a0, b1, b2, a3] = made;
+    // Three go for one new: a0 (tie, older), b1 (gB bigger), b2 (tie, older than a3).
+    const c = await registered(store, "gC", { ...LIMITS, maxPending: 2 });
+    for (const gone of [a0, b1, b2]) assert.equal(await store.getClient(gone.clientId), null);
+    assert.ok(await store.getClient(a3.clientId), "a3 is newer than b2");
+    assert.ok(await store.getClient(c.clientId));
+    assert.deepEqual(await store.clientCounts(), { pending: 2, approved: 0 });
+  });
+});
+
 Deno.test("store: approval leaves the pool, is capped, idempotent, and lapses after approvedIdleMs", async () => {
   await withStore(async ({ store, advance, keys }) => {
     const limits = { ...LIMITS, maxApproved: 1 };
@@ -271,6 +303,33 @@ Deno.test("store: touchClient extends an approved client at most hourly; unappro
     await store.touchClient(a.clientId, LIMITS);
     advance(2 * DAY);
     assert.ok(await store.getClient(a.clientId), "91 days after approval, 2 after its last use");
+  });
+});
+
+Deno.test("store: caps hold for concurrent registrations and approvals that all read the same state", async () => {
+  await withStore(async ({ store, raceReads }) => {
+    const limits = { ...LIMITS, maxPendingPerAddress: 2, maxApproved: 1 };
+    const meta = {
+      redirectUris: [REQUEST.redirectUri],
+      name: "App",
+      authMethod: "none" as const,
+      registeredBy: "g1",
+    };
+    raceReads("oauth_dcr_guard", 3); // three replicas each see an empty pool
+    const outcomes = await Promise.all(
+      Array.from({ length: 3 }, () => store.registerClient(meta, limits)),
+    );
+    const clients = outcomes.flatMap((o) => typeof o === "object" ? [o.client] : []);
+    assert.equal(clients.length, 2);
+    assert.ok(outcomes.includes("address_full"));
+    assert.deepEqual(await store.clientCounts(), { pending: 2, approved: 0 });
+
+    raceReads("oauth_dcr_guard", 2); // two approvals each see no approved client
+    const approvals = await Promise.all(
+      clients.map((c) => store.approveClient(c.clientId, limits)),
+    );
+    assert.deepEqual(approvals.sort(), ["approved", "full"]);
+    assert.deepEqual(await store.clientCounts(), { pending: 1, approved: 1 });
   });
 });
 
@@ -337,8 +396,9 @@ Deno.test("store: a consent is bound to its cookie's hash, expires, and ends", a
 });
 
 Deno.test("store: consent attempts are numbered 1..max, concurrent ones included, then exhausted", async () => {
-  await withStore(async ({ store }) => {
+  await withStore(async ({ store, raceReads }) => {
     const { id } = await store.createConsent(REQUEST);
+    raceReads("oauth_consent", 8); // all eight read "no attempts yet"
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, () => store.reserveConsentAttempt(id, 5)),
     );
@@ -393,8 +453,9 @@ Deno.test("store: a replayed code revokes the tokens its first redemption issued
 });
 
 Deno.test("store: two concurrent redemptions of one code: one wins, the other is a replay", async () => {
-  await withStore(async ({ store }) => {
+  await withStore(async ({ store, raceReads }) => {
     const code = await store.issueCode(REQUEST);
+    raceReads("oauth_code", 2); // both read the code unused
     const outcomes = await Promise.all([store.redeemCode(code), store.redeemCode(code)]);
     const wins = outcomes.filter((o) => typeof o === "object");
     assert.equal(wins.length, 1);
@@ -482,8 +543,9 @@ Deno.test("store: rotation refuses another client's, an access, an expired or un
 });
 
 Deno.test("store: two concurrent rotations of one refresh token: one pair, one reuse, family revoked", async () => {
-  await withStore(async ({ store }) => {
+  await withStore(async ({ store, raceReads }) => {
     const issued = await tokens(store, "fam-c");
+    raceReads("oauth_token", 2); // both read the refresh token unspent
     const outcomes = await Promise.all([
       store.rotateRefresh(issued.refreshToken, "client-a", TTLS),
       store.rotateRefresh(issued.refreshToken, "client-a", TTLS),
