@@ -15,9 +15,11 @@ export type Form = Record<string, string>;
 export async function readForm(c: Context): Promise<Form> {
   const type = c.req.header("content-type") ?? "";
   if (type.includes("application/json")) {
-    const json = await c.req.json().catch(() => ({}));
+    const json: unknown = await c.req.json().catch(() => ({}));
+    // Only a JSON object holds fields; null, arrays and scalars hold none.
+    if (json === null || typeof json !== "object" || Array.isArray(json)) return {};
     return Object.fromEntries(
-      Object.entries(json as Record<string, unknown>).filter(([, v]) => typeof v === "string"),
+      Object.entries(json).filter(([, v]) => typeof v === "string"),
     ) as Form;
   }
   return Object.fromEntries(new URLSearchParams(await c.req.text()));

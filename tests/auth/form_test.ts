@@ -111,3 +111,9 @@ Deno.test("parseFields: a nested field is named by its path; a body that is no o
   assert.equal(notObject.field, "body");
   assert.match(notObject.message, /^body: /);
 });
+
+Deno.test("readForm: a JSON body that is no object (null, an array, a scalar) is an empty form", async () => {
+  for (const body of ["null", '["a","b"]', '"text"', "42"]) {
+    assert.deepEqual(await formOf(body, "application/json"), {}, body);
+  }
+});
