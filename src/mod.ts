@@ -49,6 +49,7 @@ export type { HealthReport, HealthStatus } from "./gateway/health.ts";
 export { GatewayRegistry } from "./gateway/registry.ts";
 export {
   type Claim,
+  type ClaimOptions,
   type ListOptions,
   type Submission,
   type TaskError,

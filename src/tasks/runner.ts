@@ -1,7 +1,9 @@
 /**
- * The task runner: claims pending tasks (principals in turn; priority, then
- * age, within a principal) up to a global and a per-instance concurrency
- * limit, runs them against the gateway,
+ * The task runner: claims pending tasks (instances in turn, principals in
+ * turn on each; priority, then age, within a principal) up to its own
+ * concurrency and the shared per-instance and global limits (slots counted
+ * in KV by the store, so they hold across every runner on the KV), runs
+ * them against the gateway,
  * streams the partial reply into the store, renews its leases and notices
  * cancellation made by any process on the same KV.
  *
@@ -29,10 +31,12 @@ export interface RunnerOptions {
   gateways: GatewayRegistry;
   /** Logger. */
   log: Logger;
-  /** Most tasks running at once in this runner. Default 4. */
+  /** Most tasks running at once in this runner (per process). Default 4. */
   concurrency?: number;
-  /** Per-instance limits (instance name → max). */
+  /** Per-instance limits (instance name → max), shared by every runner on the KV. */
   instanceConcurrency?: Record<string, number>;
+  /** Most tasks running at once on all instances, shared by every runner on the KV. Default unlimited. */
+  globalConcurrency?: number;
   /** Lease length. Default 30 s; renewed every third of it. */
   leaseMs?: number;
   /** How often running tasks are checked for cancellation. Default 250 ms. */
@@ -82,6 +86,7 @@ export class TaskRunner {
   #log: Logger;
   #concurrency: number;
   #perInstance: Record<string, number>;
+  #global: number | undefined;
   #leaseMs: number;
   #watchMs: number;
   #idlePollMs: number;
@@ -100,6 +105,7 @@ export class TaskRunner {
     this.#log = options.log;
     this.#concurrency = options.concurrency ?? 4;
     this.#perInstance = options.instanceConcurrency ?? {};
+    this.#global = options.globalConcurrency;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#watchMs = options.watchMs ?? 250;
     this.#idlePollMs = options.idlePollMs ?? 1_000;
@@ -175,19 +181,11 @@ export class TaskRunner {
     await this.#store.sweep();
   }
 
-  #runningOn(instance: string): number {
-    let n = 0;
-    for (const a of this.#active.values()) if (a.claim.task.instance === instance) n++;
-    return n;
-  }
-
   async #fill(): Promise<void> {
     while (!this.#stopped && this.#active.size < this.#concurrency) {
       const claim = await this.#store.claim(this.id, this.#leaseMs, {
-        canRun: (instance) => {
-          const limit = this.#perInstance[instance];
-          return limit === undefined || this.#runningOn(instance) < limit;
-        },
+        instanceConcurrency: this.#perInstance,
+        globalConcurrency: this.#global,
       });
       if (!claim) return;
       if (this.#stopped) {

@@ -6,10 +6,16 @@
  * ```
  * ["task", id]                                  -> TaskRecord (small: no text)
  * ["owner", owner, createdAt, id]               -> TaskRecord copy, for listing newest first
- * ["pending", owner, 100 - priority, createdAt, id] -> id  (one queue per principal:
- *                                                  priority, then age, within it)
- * ["pending_owners", owner]                     -> epoch ms  (principals with pending
+ * ["queue", instance, owner, 100 - priority, createdAt, id] -> id  (one queue per
+ *                                                  instance and principal: priority,
+ *                                                  then age, within it)
+ * ["queue_instances", instance]                 -> epoch ms  (instances with pending
  *                                                  work: the claim round-robin walks these)
+ * ["queue_owners", instance, owner]             -> epoch ms  (principals with pending
+ *                                                  work on the instance: walked in turn)
+ * ["slots", instance]                           -> KvU64 (tasks running on the instance
+ *                                                  that hold a slot: the shared limit)
+ * ["slots_total"]                               -> KvU64 (all of them: the global limit)
  * ["pending_expiry", pendingUntil, id]          -> id   (pending tasks by deadline)
  * ["pending_bytes", owner]                      -> KvU64 (UTF-8 message bytes of the
  *                                                  owner's pending tasks: the byte quota)
@@ -24,12 +30,25 @@
  * Every status change is one atomic commit checked against the task's
  * versionstamp, so two runners (processes, isolates) can never both claim or
  * finish one task, and a terminal task never changes again. The same commit
- * moves the pending index entries and the quota counters, so they cannot
- * drift from the tasks.
+ * moves the queue entries, the quota counters and the slot counters, so
+ * they cannot drift from the tasks.
  *
- * Limits per principal (all in KV, so they hold across processes and
- * replicas):
+ * Limits (all in KV, so they hold across processes and replicas):
  *
+ * - **Slots**: a claim reads `["slots", instance]` (and `["slots_total"]`
+ *   when a global limit is set), skips an instance at its limit, and
+ *   otherwise commits the task as running together with both increments,
+ *   checked against the versionstamps it read: two runners cannot both take
+ *   an instance's last slot. The task records that it holds a slot
+ *   (`holdsSlot`), and the commit that moves it out of running (complete,
+ *   fail, cancel, release, lease recovery) gives the slot back, so a killed
+ *   runner's slots return by the lease rule. Limits are passed to each
+ *   claim: the counters are shared, the numbers are the claimer's config.
+ * - **Claim cost**: an instance at its limit costs one counter read; a
+ *   claim visits the instances with queued work round-robin (after the one
+ *   this store served last), then the principals queued on that instance
+ *   round-robin, and takes the first task of that principal's queue. So a
+ *   claim costs O(instances), never a walk past tasks it cannot run.
  * - **Quota**: a submit reads `["count", owner, "pending"]` and
  *   `["pending_bytes", owner]`, refuses with `quota_exceeded` past
  *   `maxPending` / `maxPendingBytes`, and otherwise commits the task together
@@ -37,18 +56,20 @@
  *   concurrent submits cannot both take the last slot. The counters come
  *   down in the commit that moves a task out of pending (claim, cancel,
  *   expiry) and go back up if it returns (release, lease recovery).
- * - **Fairness**: priority orders tasks only within a principal. A claim
- *   serves principals round-robin (after the one this store served last), so
- *   one principal's thousand queued tasks delay another's task by at most one
- *   turn per claim.
+ * - **Fairness**: priority orders tasks only within a principal (on one
+ *   instance). Instances, and the principals on each, take turns, so one
+ *   principal's thousand queued tasks delay another's task by at most one
+ *   turn per claim, and a full instance never delays another.
  * - **Pending expiry**: a task still pending `pendingTtlMs` after it was
  *   queued fails with `task_expired` (by {@linkcode TaskStore.expirePending}
  *   over the deadline index, and by the claim loop if it meets one first).
  *   A task that returns to pending after it started (release, lease
  *   recovery) is queued again with a fresh deadline.
  *
- * A later change (issue 13) will add a per-instance pending index so that a
- * claim costs O(instances) instead of walking principals.
+ * Queue entries of earlier layouts (`["pending", ...]`,
+ * `["pending_owners", ...]`) are moved by {@linkcode TaskStore.migratePending},
+ * which the runner calls about once a second (one empty range read once
+ * nothing is left).
  *
  * @module
  */
@@ -131,6 +152,12 @@ export interface TaskRecord {
   messageBytes?: number;
   /** A pending task fails as expired at this time, epoch ms; null or absent: never. */
   pendingUntil?: number | null;
+  /**
+   * Set by the claim that counted this run in the instance's slot counter;
+   * the commit that ends the run gives the slot back. Absent on tasks
+   * claimed before slots were shared (they never took one).
+   */
+  holdsSlot?: boolean;
 }
 
 /** What a submission carries. */
@@ -171,6 +198,19 @@ export interface TaskPage {
   counts: Record<TaskStatus, number>;
   /** Pass back for the next page; null at the end. */
   nextCursor: string | null;
+}
+
+/** What {@linkcode TaskStore.claim} may take. */
+export interface ClaimOptions {
+  /** Instances this process will run (checked before any read). Default all. */
+  canRun?: (instance: string) => boolean;
+  /**
+   * Most tasks running at once per instance (name → limit), counted across
+   * every runner on this KV. Instances not named are unlimited.
+   */
+  instanceConcurrency?: Record<string, number>;
+  /** Most tasks running at once on all instances, across every runner on this KV. Default unlimited. */
+  globalConcurrency?: number;
 }
 
 /** A claimed task and the versionstamp its runner must present. */
@@ -215,8 +255,10 @@ export const MAX_TASK_ID_CHARS = 128;
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 const MINUS_ONE = 0xFFFFFFFFFFFFFFFFn;
 const U64 = 1n << 64n;
-/** Pending tasks looked at per principal in one claim. */
+/** Queue entries looked at per principal and instance in one claim. */
 const SCAN_PER_OWNER = 64;
+/** Retries of a claim that lost a slot counter race before moving on. */
+const SLOT_ATTEMPTS = 20;
 /** Optimistic retries of a quota-checked submit before giving up. */
 const SUBMIT_ATTEMPTS = 100;
 
@@ -232,13 +274,16 @@ function chunk(text: string): string[] {
 }
 
 const ownerKey = (t: TaskRecord): Deno.KvKey => ["owner", t.owner, t.createdAt, t.id];
-const pendingKey = (t: TaskRecord): Deno.KvKey => [
-  "pending",
+const queueKey = (t: TaskRecord): Deno.KvKey => [
+  "queue",
+  t.instance,
   t.owner,
   100 - t.priority,
   t.createdAt,
   t.id,
 ];
+const slotsKey = (instance: string): Deno.KvKey => ["slots", instance];
+const SLOTS_TOTAL: Deno.KvKey = ["slots_total"];
 const pendingCountKey = (owner: string): Deno.KvKey => ["count", owner, "pending"];
 const pendingBytesKey = (owner: string): Deno.KvKey => ["pending_bytes", owner];
 
@@ -246,6 +291,25 @@ const pendingBytesKey = (owner: string): Deno.KvKey => ["pending_bytes", owner];
 function counter(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
   const value = entry.value?.value ?? 0n;
   return value >= 1n << 63n ? 0 : Number(value);
+}
+
+/** Whether two KV keys are equal part by part. */
+function sameKey(a: Deno.KvKey, b: Deno.KvKey): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i]);
+}
+
+/** The slot counters a claim read: the instance's and the total, with versionstamps. */
+interface Slots {
+  instance: Deno.KvEntryMaybe<Deno.KvU64>;
+  total: Deno.KvEntryMaybe<Deno.KvU64>;
+}
+
+/** A claim's settings, resolved. */
+interface ClaimWith {
+  runner: string;
+  leaseMs: number;
+  limit: number;
+  global: number;
 }
 
 /** Adds `delta` (may be negative) to a KvU64 counter in `op`; KV sums wrap modulo 2^64. */
@@ -307,11 +371,12 @@ export class TaskStore {
   #maxPending: number;
   #maxPendingBytes: number;
   #pendingTtlMs: number;
-  /** The principal served by the last claim: the round-robin goes on after it. */
-  #lastServed: string | null = null;
+  /** The instance served by the last claim: the round-robin goes on after it. */
+  #lastInstance: string | undefined;
+  /** Per instance, the principal served last there. */
+  #lastOwner = new Map<string, string>();
   /** Submits of one owner in this process wait for each other (fewer KV conflicts). */
   #submitting = new Map<string, Promise<unknown>>();
-  #migrated = false;
 
   /** Wraps an open KV. */
   constructor(kv: Deno.Kv, options: TaskStoreOptions = {}) {
@@ -384,9 +449,8 @@ export class TaskStore {
         .check(bytes)
         .set(["task", task.id], task)
         .set(ownerKey(task), task)
-        .set(pendingKey(task), task.id)
-        .set(["pending_owners", owner], now)
         .sum(pendingCountKey(owner), 1n);
+      this.#enqueue(op, task);
       add(op, pendingBytesKey(owner), messageBytes);
       if (task.pendingUntil !== null) {
         op.set(["pending_expiry", task.pendingUntil!, task.id], task.id);
@@ -411,6 +475,19 @@ export class TaskStore {
    */
   #pendingDeadline(now: number): number | null {
     return Number.isFinite(this.#pendingTtlMs) ? now + this.#pendingTtlMs : null;
+  }
+
+  /**
+   * Puts `task` in its instance's queue in `op`, and marks the instance and
+   * the principal there as having work. Every move into pending rewrites
+   * both marks, so a claim's checked delete of a mark it found empty fails
+   * when a task arrived meanwhile.
+   */
+  #enqueue(op: Deno.AtomicOperation, task: TaskRecord): void {
+    const now = this.#now();
+    op.set(queueKey(task), task.id)
+      .set(["queue_owners", task.instance, task.owner], now)
+      .set(["queue_instances", task.instance], now);
   }
 
   #checkQuota(pending: number, pendingBytes: number, messageBytes: number): void {
@@ -524,16 +601,16 @@ export class TaskStore {
 
   /**
    * Queue position of a pending task among its owner's own pending tasks
-   * (0 = the owner's next), or null when more than 1,000 are ahead. Other
-   * principals' tasks are not counted: they are served in turn, and their
-   * number is not the caller's business.
+   * on the same instance (0 = the owner's next there), or null when more
+   * than 1,000 are ahead. Other principals' tasks are not counted: they are
+   * served in turn, and their number is not the caller's business; tasks on
+   * other instances do not wait for this one, nor it for them.
    */
   async position(task: TaskRecord): Promise<number | null> {
     if (task.status !== "pending") return null;
     let ahead = 0;
-    const iter = this.kv.list({ start: ["pending", task.owner], end: pendingKey(task) }, {
-      limit: 1_001,
-    });
+    const start = ["queue", task.instance, task.owner];
+    const iter = this.kv.list({ start, end: queueKey(task) }, { limit: 1_001 });
     for await (const _ of iter) ahead++;
     return ahead > 1_000 ? null : ahead;
   }
@@ -556,14 +633,19 @@ export class TaskStore {
       .set(ownerKey(next), next);
     if (prev.status !== next.status) {
       if (prev.status === "pending") {
-        op.delete(pendingKey(prev));
+        op.delete(queueKey(prev));
         if (prev.pendingUntil != null) op.delete(["pending_expiry", prev.pendingUntil, prev.id]);
         add(op, pendingBytesKey(prev.owner), -(prev.messageBytes ?? 0));
       }
-      if (prev.status === "running") op.delete(["running", prev.id]);
+      if (prev.status === "running") {
+        op.delete(["running", prev.id]);
+        if (prev.holdsSlot) {
+          add(op, slotsKey(prev.instance), -1);
+          add(op, SLOTS_TOTAL, -1);
+        }
+      }
       if (next.status === "pending") {
-        op.set(pendingKey(next), next.id);
-        op.set(["pending_owners", next.owner], this.#now());
+        this.#enqueue(op, next);
         if (next.pendingUntil != null) {
           op.set(["pending_expiry", next.pendingUntil, next.id], next.id);
         }
@@ -589,97 +671,192 @@ export class TaskStore {
       updatedAt: now,
       runner: null,
       leaseUntil: null,
+      holdsSlot: false,
       expiresAt: now + this.#ttlMs,
     };
   }
 
   /**
-   * Claims a pending task whose instance `canRun` accepts and marks it
-   * running under a lease. Principals with pending work are served
-   * round-robin, starting after the one served last; within a principal,
-   * higher priority first, then older first. Tasks past their pending
-   * deadline met on the way fail as expired.
+   * Claims a pending task and marks it running under a lease, taking a slot
+   * of its instance. Instances with queued work are served round-robin,
+   * starting after the one served last, skipping those `canRun` refuses and
+   * those at their `instanceConcurrency` limit (one counter read each); on
+   * an instance, its principals take turns the same way; within a
+   * principal, higher priority first, then older first. Null when nothing
+   * can run, or when `globalConcurrency` tasks already run. Tasks past their
+   * pending deadline met on the way fail as expired.
    */
-  async claim(
-    runner: string,
-    leaseMs: number,
-    options: { canRun?: (instance: string) => boolean } = {},
-  ): Promise<Claim | null> {
+  async claim(runner: string, leaseMs: number, options: ClaimOptions = {}): Promise<Claim | null> {
     const canRun = options.canRun ?? (() => true);
-    const last = this.#lastServed;
-    // After the last served principal to the end, then from the start up to it.
-    const passes: Deno.KvListSelector[] = last === null ? [{ prefix: ["pending_owners"] }] : [
-      { prefix: ["pending_owners"], start: ["pending_owners", last + "\0"] },
-      { prefix: ["pending_owners"], end: ["pending_owners", last + "\0"] },
-    ];
-    for (const selector of passes) {
-      const owners = this.kv.list<number>(selector, { batchSize: 100 });
-      for await (const entry of owners) {
-        const owner = entry.key[1] as string;
-        const claim = await this.#claimFrom(owner, entry.versionstamp, {
-          runner,
-          leaseMs,
-          canRun,
-        });
-        if (claim) {
-          this.#lastServed = owner;
-          return claim;
-        }
+    const limits = options.instanceConcurrency ?? {};
+    const global = options.globalConcurrency ?? Infinity;
+    if (Number.isFinite(global)) {
+      const total = await retryBusy(() => this.kv.get<Deno.KvU64>(SLOTS_TOTAL));
+      if (counter(total) >= global) return null;
+    }
+    for await (const entry of this.#turns(["queue_instances"], this.#lastInstance)) {
+      const instance = entry.key[1] as string;
+      if (!canRun(instance)) continue;
+      const limit = limits[instance] ?? Infinity;
+      const claim = await this.#claimOn(instance, entry.versionstamp, {
+        runner,
+        leaseMs,
+        limit,
+        global,
+      });
+      if (claim === "global") return null;
+      if (claim !== null && claim !== "full") {
+        this.#lastInstance = instance;
+        return claim;
       }
     }
     return null;
   }
 
-  /** Claims the owner's first runnable pending task; drops the owner from the index when none is left. */
+  /** Entries under `prefix` (keys one part longer), from after `last` round to it. */
+  async *#turns(
+    prefix: Deno.KvKey,
+    last: string | undefined,
+  ): AsyncGenerator<Deno.KvEntry<number>> {
+    const passes: Deno.KvListSelector[] = last === undefined ? [{ prefix }] : [
+      { prefix, start: [...prefix, last + "\0"] },
+      { prefix, end: [...prefix, last + "\0"] },
+    ];
+    for (const selector of passes) yield* this.kv.list<number>(selector, { batchSize: 100 });
+  }
+
+  /** Both slot counters, in one read. */
+  async #slots(instance: string): Promise<Slots> {
+    const [own, total] = await retryBusy(() =>
+      this.kv.getMany<[Deno.KvU64, Deno.KvU64]>([slotsKey(instance), SLOTS_TOTAL])
+    );
+    return { instance: own, total };
+  }
+
+  /**
+   * Claims on one instance: its principals in turn. "full" when the instance
+   * is at its limit, "global" at the global one; drops the instance's mark
+   * when no principal has work left there.
+   */
+  async #claimOn(
+    instance: string,
+    instanceVersionstamp: string,
+    o: ClaimWith,
+  ): Promise<Claim | "full" | "global" | null> {
+    const slots = await this.#slots(instance);
+    if (counter(slots.instance) >= o.limit) return "full";
+    let owners = 0, empty = 0;
+    const queued = this.#turns(["queue_owners", instance], this.#lastOwner.get(instance));
+    for await (const entry of queued) {
+      owners++;
+      const owner = entry.key[2] as string;
+      const claim = await this.#claimFrom(instance, owner, entry.versionstamp, slots, o);
+      if (claim === "empty") empty++;
+      else if (claim !== null) {
+        if (typeof claim === "string") return claim;
+        this.#lastOwner.set(instance, owner);
+        // The principal's last task here: drop the instance's mark too if no one else queued.
+        if (claim.drained && !(await this.#anyQueued(instance))) {
+          await this.#dropMark(["queue_instances", instance], instanceVersionstamp);
+        }
+        return claim.claim;
+      }
+    }
+    if (owners === empty) {
+      this.#lastOwner.delete(instance);
+      await this.#dropMark(["queue_instances", instance], instanceVersionstamp);
+    }
+    return null;
+  }
+
+  async #anyQueued(instance: string): Promise<boolean> {
+    for await (const _ of this.kv.list({ prefix: ["queue_owners", instance] }, { limit: 1 })) {
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Deletes a queue mark unless it changed since it was read: every move
+   * into pending rewrites the marks, so this fails if a task arrived.
+   */
+  async #dropMark(key: Deno.KvKey, versionstamp: string): Promise<boolean> {
+    const result = await retryBusy(() =>
+      this.kv.atomic().check({ key, versionstamp }).delete(key).commit()
+    );
+    return result.ok;
+  }
+
+  /**
+   * Claims the principal's first runnable task on the instance, taking a
+   * slot; "empty" after dropping the principal's mark when nothing is left.
+   * `slots` is refreshed when a commit loses a race for a counter.
+   */
   async #claimFrom(
+    instance: string,
     owner: string,
     ownerVersionstamp: string,
-    o: { runner: string; leaseMs: number; canRun: (instance: string) => boolean },
-  ): Promise<Claim | null> {
-    const ids: string[] = [];
-    const iter = this.kv.list<string>({ prefix: ["pending", owner] }, { limit: SCAN_PER_OWNER });
-    for await (const entry of iter) ids.push(entry.value);
-    let claim: Claim | null = null;
-    let left = ids.length;
-    for (const id of ids) {
-      const found = await this.read(id);
-      if (!found || found.task.status !== "pending") {
+    slots: Slots,
+    o: ClaimWith,
+  ): Promise<{ claim: Claim; drained: boolean } | "full" | "global" | "empty" | null> {
+    const entries: Deno.KvEntry<string>[] = [];
+    const iter = this.kv.list<string>({ prefix: ["queue", instance, owner] }, {
+      limit: SCAN_PER_OWNER,
+    });
+    for await (const entry of iter) entries.push(entry);
+    let left = entries.length;
+    for (const entry of entries) {
+      const found = await this.read(entry.value).catch(() => null);
+      if (!found || found.task.status !== "pending" || !sameKey(queueKey(found.task), entry.key)) {
+        // Left behind by a writer of an older layout: drop it.
+        await retryBusy(() => this.kv.atomic().check(entry).delete(entry.key).commit());
         left--;
         continue;
       }
-      const now = this.#now();
-      if (found.task.pendingUntil != null && found.task.pendingUntil <= now) {
+      if (found.task.pendingUntil != null && found.task.pendingUntil <= this.#now()) {
         if (await this.#expire(found)) left--;
         continue;
       }
-      if (!o.canRun(found.task.instance)) continue;
-      const next: TaskRecord = {
-        ...found.task,
-        status: "running",
-        attempt: found.task.attempt + 1,
-        startedAt: now,
-        updatedAt: now,
-        runner: o.runner,
-        leaseUntil: now + o.leaseMs,
-      };
-      const versionstamp = await this.#commit(found.task, found.versionstamp, next);
-      if (versionstamp) {
-        claim = { task: next, versionstamp };
-        left--;
-        break;
+      for (let attempt = 0; attempt < SLOT_ATTEMPTS; attempt++) {
+        if (counter(slots.instance) >= o.limit) return "full";
+        if (counter(slots.total) >= o.global) return "global";
+        const now = this.#now();
+        const next: TaskRecord = {
+          ...found.task,
+          status: "running",
+          attempt: found.task.attempt + 1,
+          startedAt: now,
+          updatedAt: now,
+          runner: o.runner,
+          leaseUntil: now + o.leaseMs,
+          holdsSlot: true,
+        };
+        const versionstamp = await this.#commit(found.task, found.versionstamp, next, (op) => {
+          // The counters are checked only where a limit reads them: an
+          // unlimited claim never waits for another's.
+          if (Number.isFinite(o.limit)) op.check(slots.instance);
+          if (Number.isFinite(o.global)) op.check(slots.total);
+          op.sum(slotsKey(instance), 1n).sum(SLOTS_TOTAL, 1n);
+        });
+        if (versionstamp) {
+          // The last task queued: drop the mark now rather than at the next claim.
+          const drained = left === 1 && entries.length < SCAN_PER_OWNER &&
+            await this.#dropMark(["queue_owners", instance, owner], ownerVersionstamp);
+          return { claim: { task: next, versionstamp }, drained };
+        }
+        // Lost a race: for the task (claimed, cancelled elsewhere) or for a slot.
+        const latest = await this.read(found.task.id);
+        if (latest?.versionstamp !== found.versionstamp) {
+          if (latest?.task.status !== "pending") left--;
+          break;
+        }
+        Object.assign(slots, await this.#slots(instance));
       }
     }
-    if (left === 0 && ids.length < SCAN_PER_OWNER) {
-      // Every move into pending rewrites ["pending_owners", owner], so this
-      // delete fails if a task arrived since the owner entry was read.
-      await retryBusy(() =>
-        this.kv.atomic()
-          .check({ key: ["pending_owners", owner], versionstamp: ownerVersionstamp })
-          .delete(["pending_owners", owner])
-          .commit()
-      );
-    }
-    return claim;
+    if (left > 0 || entries.length === SCAN_PER_OWNER) return null;
+    return await this.#dropMark(["queue_owners", instance, owner], ownerVersionstamp)
+      ? "empty"
+      : null;
   }
 
   /** Fails a pending task that waited past its deadline; false if it changed meanwhile. */
@@ -725,28 +902,29 @@ export class TaskStore {
   }
 
   /**
-   * Moves pending entries of the layout before per-principal queues
-   * (`["pending", rank, createdAt, id]`) into the current one, once per
-   * store. Returns how many moved.
+   * Moves queue entries of earlier layouts (`["pending", rank, createdAt,
+   * id]`, then `["pending", owner, rank, createdAt, id]` with
+   * `["pending_owners", owner]`) into the per-instance queues. Cheap when
+   * nothing is left (one empty range read each), so runners call it
+   * regularly: it also picks up tasks an older version queued meanwhile.
+   * Returns how many tasks moved.
    */
   async migratePending(): Promise<number> {
-    if (this.#migrated) return 0;
     let moved = 0;
-    // Numbers sort after strings in KV keys, so old entries follow every owner queue.
-    const iter = this.kv.list<string>({ start: ["pending", -1e9], end: ["pending", 1e9] });
-    for await (const entry of iter) {
-      if (typeof entry.key[1] !== "number") continue;
-      const found = await this.read(entry.value).catch(() => null);
-      const op = this.kv.atomic().check({ key: entry.key, versionstamp: entry.versionstamp })
-        .delete(entry.key);
-      if (found?.task.status === "pending") {
-        op.check({ key: ["task", found.task.id], versionstamp: found.versionstamp })
-          .set(pendingKey(found.task), found.task.id)
-          .set(["pending_owners", found.task.owner], this.#now());
+    for await (const entry of this.kv.list<string>({ prefix: ["pending"] })) {
+      const id = entry.value;
+      const found = typeof id === "string" ? await this.read(id).catch(() => null) : null;
+      const op = this.kv.atomic().check(entry).delete(entry.key);
+      const pending = found?.task.status === "pending";
+      if (pending) {
+        op.check({ key: ["task", found.task.id], versionstamp: found.versionstamp });
+        this.#enqueue(op, found.task);
       }
-      if ((await retryBusy(() => op.commit())).ok) moved++;
+      if ((await retryBusy(() => op.commit())).ok && pending) moved++;
     }
-    this.#migrated = true;
+    for await (const entry of this.kv.list({ prefix: ["pending_owners"] })) {
+      await retryBusy(() => this.kv.atomic().check(entry).delete(entry.key).commit());
+    }
     return moved;
   }
 
@@ -810,6 +988,7 @@ export class TaskStore {
       updatedAt: now,
       runner: null,
       leaseUntil: null,
+      holdsSlot: false,
       pendingUntil: this.#pendingDeadline(now),
     };
     return await this.#commit(claim.task, claim.versionstamp, next) !== null;
@@ -862,6 +1041,7 @@ export class TaskStore {
           updatedAt: now,
           runner: null,
           leaseUntil: null,
+          holdsSlot: false,
           pendingUntil: this.#pendingDeadline(now),
         }
         : this.#finished(found.task, "failed", {

@@ -320,3 +320,65 @@ Deno.test("runner: leases are renewed on the clock passed in, not wall time", op
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "runner: the per-instance and global limits hold across runners on one KV",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const gateway = await TestGateway.start();
+    gateway.fault = { kind: "delay", ms: 100 };
+    const kvs: Deno.Kv[] = [];
+    const runners: TaskRunner[] = [];
+    const gateways = new GatewayRegistry(instances(gateway.url, [{}, {}]));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const kv = await Deno.openKv(`${dir}/tasks.kv`);
+        kvs.push(kv);
+        runners.push(
+          new TaskRunner({
+            store: new TaskStore(kv),
+            gateways,
+            log: silentLogger,
+            concurrency: 4,
+            instanceConcurrency: { default: 1 },
+            globalConcurrency: 3,
+            watchMs: 20,
+            idlePollMs: 50,
+          }),
+        );
+      }
+      const store = new TaskStore(kvs[0]);
+      const ids = [];
+      for (let i = 0; i < 6; i++) {
+        ids.push((await store.submit("o", { message: `d${i}`, instance: "default" })).id);
+        ids.push((await store.submit("o", { message: `x${i}`, instance: "i1" })).id);
+      }
+      for (const runner of runners) runner.start();
+      for (const id of ids) await waitForTerminal(store, id, { intervalMs: 10 });
+      const overlap = (prefix: string) => {
+        const chats = gateway.chats.filter((c) =>
+          (c.body?.messages as { content: string }[])[0].content.startsWith(prefix)
+        );
+        let most = 0;
+        for (const c of chats) {
+          most = Math.max(
+            most,
+            chats.filter((o) => o.at <= c.at && (o.endedAt ?? Infinity) > c.at).length,
+          );
+        }
+        return most;
+      };
+      assert.equal(overlap("d"), 1, "instance default: one at a time over three runners");
+      assert.ok(overlap("") <= 3, `at most 3 at once in all (saw ${overlap("")})`);
+      assert.equal(gateway.chats.length, 12, "each task ran once");
+      const slots = await kvs[0].getMany<Deno.KvU64[]>([["slots", "default"], ["slots_total"]]);
+      assert.deepEqual(slots.map((e) => e.value?.value), [0n, 0n], "every slot came back");
+    } finally {
+      await Promise.all(runners.map((r) => r.stop()));
+      await gateway.close();
+      for (const kv of kvs) kv.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

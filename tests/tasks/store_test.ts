@@ -177,7 +177,11 @@ Deno.test("store: claims follow priority, then age; canRun filters instances", a
       priority,
     })).id;
   }
-  assert.equal(await f.store.position(await f.store.get("a", ids.low)), 3);
+  assert.equal(
+    await f.store.position(await f.store.get("a", ids.low)),
+    2,
+    "high, on another instance, is not ahead",
+  );
   assert.equal(await f.store.position(await f.store.get("a", ids.high)), 0);
   const onlyA = await f.store.claim("r", 1_000, { canRun: (instance) => instance === "a" });
   assert.equal(onlyA?.task.id, ids.mid1, "high is on instance b");
@@ -242,8 +246,10 @@ Deno.test("store: TTL is enforced on read and the sweeper deletes everything", a
   assert.equal(await f.store.sweep(), 1);
   const left: Deno.KvKey[] = [];
   for await (const entry of f.kv.list({ prefix: [] })) {
-    // Counters stay (at zero); pending_bytes is the byte-quota counter.
-    if (entry.key[0] !== "count" && entry.key[0] !== "pending_bytes") left.push(entry.key);
+    // Counters stay (at zero): pending_bytes is the byte quota, slots the running limits.
+    if (!["count", "pending_bytes", "slots", "slots_total"].includes(entry.key[0] as string)) {
+      left.push(entry.key);
+    }
   }
   assert.deepEqual(left, [], "no keys left but counters");
   assert.equal((await f.store.counts("a")).completed, 0);
@@ -473,7 +479,9 @@ Deno.test("store: pending tasks past their deadline fail as task_expired and fre
   assert.equal((await f.store.counts("a")).failed, 3);
   const index: Deno.KvKey[] = [];
   for await (const e of f.kv.list({ prefix: ["pending_expiry"] })) index.push(e.key);
-  for await (const e of f.kv.list({ prefix: ["pending_owners"] })) index.push(e.key);
+  for (const prefix of ["queue", "queue_owners", "queue_instances"]) {
+    for await (const e of f.kv.list({ prefix: [prefix] })) index.push(e.key);
+  }
   assert.deepEqual(index, [], "no pending index entries left");
 });
 
@@ -520,18 +528,38 @@ Deno.test("store: task ids are validated before KV is touched", async () => {
   assert.equal(await codeOf(f.store.get("a", crypto.randomUUID())), "task_not_found");
 });
 
-Deno.test("store: pending entries of the earlier layout are migrated and run", async () => {
+Deno.test("store: queue entries of both earlier layouts are migrated and run", async () => {
   await using f = await fixture();
-  const task = await f.store.submit("a", { message: "old", instance: "i", priority: 5 });
-  // Rewrite the index as an earlier version stored it.
-  await f.kv.atomic()
-    .delete(["pending", "a", 95, task.createdAt, task.id])
-    .delete(["pending_owners", "a"])
-    .set(["pending", 95, task.createdAt, task.id], task.id)
+  const v1 = await f.store.submit("a", { message: "v1", instance: "i", priority: 5 });
+  const v2 = await f.store.submit("b", { message: "v2", instance: "j" });
+  const gone = await f.store.submit("b", { message: "gone", instance: "j" });
+  await f.store.cancel("b", gone.id);
+  // Rewrite the index as earlier versions stored it: one global queue, then
+  // one queue per principal (a cancelled task's entry left behind too).
+  const op = f.kv.atomic();
+  for await (const e of f.kv.list({ prefix: [] })) {
+    if (["queue", "queue_owners", "queue_instances"].includes(e.key[0] as string)) op.delete(e.key);
+  }
+  await op
+    .set(["pending", 95, v1.createdAt, v1.id], v1.id)
+    .set(["pending", "b", 100, v2.createdAt, v2.id], v2.id)
+    .set(["pending", "b", 100, gone.createdAt, gone.id], gone.id)
+    .set(["pending_owners", "b"], 1)
     .commit();
   assert.equal(await f.store.claim("r", 1_000), null, "not visible before migration");
-  assert.equal(await f.store.migratePending(), 1);
-  assert.equal((await f.store.claim("r", 1_000))?.task.id, task.id);
+  assert.equal(await f.store.migratePending(), 2);
+  const left: Deno.KvKey[] = [];
+  for (const prefix of ["pending", "pending_owners"]) {
+    for await (const e of f.kv.list({ prefix: [prefix] })) left.push(e.key);
+  }
+  assert.deepEqual(left, [], "nothing of the old layouts is left");
+  assert.equal(await f.store.migratePending(), 0, "a second run finds nothing");
+  const claimed = [
+    (await f.store.claim("r", 1_000))?.task.id,
+    (await f.store.claim("r", 1_000))?.task.id,
+  ];
+  assert.deepEqual(claimed.toSorted(), [v1.id, v2.id]);
+  assert.equal(await f.store.claim("r", 1_000), null);
 });
 
 Deno.test("store: versionstamps read many tasks in order; a change or a gone task shows", async () => {
