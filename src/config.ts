@@ -45,7 +45,7 @@ export interface Instance {
   isDefault: boolean;
   /** Agent used when a call names none. */
   agent?: string;
-  /** Model sent to the gateway. */
+  /** The `model` of chat requests to this instance (`OPENCLAW_MODEL`, default `openclaw`). */
   model: string;
   /** Most tasks run at once on this instance (tasks issue). */
   concurrency?: number;
@@ -57,13 +57,13 @@ export interface Config {
   transport: "stdio" | "http";
   /** Gateways, default first in list order as configured. */
   instances: Instance[];
-  /** HTTP port. */
+  /** HTTP port (`PORT`, `-p`; default 3000; 0 lets the system pick one). */
   port: number;
-  /** HTTP bind address. */
+  /** HTTP bind address (`HOST`, default `127.0.0.1`); binding elsewhere requires authentication. */
   host: string;
-  /** Debug logging. */
+  /** `--debug`/`DEBUG`: logs at debug level, the redacted configuration first. */
   debug: boolean;
-  /** OAuth settings. */
+  /** The OAuth authorization server, on with `AUTH_ENABLED` (see `docs/oauth.md`). */
   auth: {
     enabled: boolean;
     clientId?: string;
@@ -81,9 +81,9 @@ export interface Config {
   corsOrigins: string[];
   /** Trusted reverse-proxy hops in front of us (0: ignore X-Forwarded-For). */
   trustProxy: number;
-  /** Deno KV path, if set. */
+  /** `OPENCLAW_KV_PATH`; unset, the entry point opens `defaultKvPath(env)`. */
   kvPath?: string;
-  /** Async task settings. */
+  /** The task store and runner (`OPENCLAW_TASK_*`). */
   tasks: {
     concurrency: number;
     ttlMs: number;
@@ -102,7 +102,7 @@ export interface Config {
     /** Accept keys shaped like OpenClaw's own (`agent:main:main`). */
     allowInternalKeys: boolean;
   };
-  /** Streamable HTTP settings. */
+  /** The `/mcp` endpoint: sessions, Host/Origin checks, bearer tokens, rate limit. */
   http: {
     stateless: boolean;
     sessionIdleMs: number;
@@ -126,7 +126,7 @@ export type Command =
 export interface ConfigSources {
   /** Command-line arguments (without the program name). */
   args: string[];
-  /** Environment variables. */
+  /** Environment variables by name (the process's, or a plain object in tests). */
   env: Record<string, string | undefined>;
   /** Reads the `--config` file; default `Deno.readTextFileSync`. */
   readFile?: (path: string) => string;

@@ -19,7 +19,7 @@ export interface OptionMeta {
   env?: readonly string[];
   /** Long flag without dashes. */
   flag?: string;
-  /** One-letter flag. */
+  /** One-letter alias, without its dash (`p` for `-p`). */
   short?: string;
   /** The flag takes no value (`--debug`); other flags take one (`--port 80`). */
   switch?: boolean;

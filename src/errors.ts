@@ -78,7 +78,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-/** Every error code. */
+/** Every error code, in the order of the status map: the values of `errorBodySchema`'s enum. */
 export const ERROR_CODES = Object.keys(HTTP_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 /** The HTTP status an error with this code answers with. */
@@ -93,9 +93,9 @@ export function httpStatus(code: ErrorCode): number {
  * Validated by {@linkcode errorBodySchema}.
  */
 export interface ErrorBody {
-  /** Stable code. */
+  /** Stable code that clients may branch on; sent as `error` in HTTP bodies. */
   code: ErrorCode;
-  /** What went wrong. */
+  /** What went wrong, in a sentence for the user; never a stack or a secret. */
   message: string;
   /** What to do about it; may be empty. */
   hint: string;
@@ -155,11 +155,11 @@ export function toBridgeError(error: unknown): BridgeError {
 
 /** A JSON-RPC 2.0 error response; `id` is null when the request could not be read. */
 export interface RpcErrorBody {
-  /** Always "2.0". */
+  /** The JSON-RPC version; always "2.0". */
   jsonrpc: "2.0";
-  /** The request's id, or null. */
+  /** The failed request's id; null when the body could not be read far enough to know it. */
   id: string | number | null;
-  /** Code and message. */
+  /** A JSON-RPC code (e.g. -32600, -32603) and its message, without McpError's prefix. */
   error: { code: number; message: string };
 }
 

@@ -47,11 +47,11 @@ export type JsonRpcMessage = object;
  * HTTP, in-memory) and {@linkcode StdioTransport} all fit.
  */
 export interface BridgeTransport {
-  /** Starts receiving. */
+  /** Called once by `connect`, after the server has set the handlers below. */
   start(): Promise<void>;
-  /** Sends one message. */
+  /** Sends one message; the server's own error responses pass through {@linkcode withoutSdkPrefix} first. */
   send(message: JsonRpcMessage): Promise<void>;
-  /** Closes the transport. */
+  /** Closes the transport; it then calls `onclose`. */
   close(): Promise<void>;
   /** Set by the server: called for each message received. */
   onmessage?(message: JsonRpcMessage): void;
@@ -65,7 +65,7 @@ export interface BridgeTransport {
 export interface BridgeServer {
   /** Attaches to a transport and starts serving it. */
   connect(transport: BridgeTransport): Promise<void>;
-  /** Closes the connection. */
+  /** Closes the transport; requests in flight are cancelled through their `extra.signal`. */
   close(): Promise<void>;
   /** Called once the connection is closed. */
   onclose?(): void;
@@ -75,7 +75,7 @@ export interface BridgeServer {
 export interface ServerDeps {
   /** Gateway clients by instance name. */
   gateways: GatewayRegistry;
-  /** Structured logger. */
+  /** Receives `tool_call` per call (outcome, duration), `tool_crash` and `task_created`. */
   log: Logger;
   /** Aborted at shutdown: cancels every call in flight. */
   shutdown?: AbortSignal;
@@ -92,7 +92,7 @@ export interface ServerDeps {
   sessions?: {
     /** Throws `invalid_argument` for a refused session_id. */
     check(sessionId: string | undefined): void;
-    /** The key sent to the gateway. */
+    /** The key sent to the gateway for this principal's `session_id`; undefined without one. */
     toGateway(principal: string, sessionId: string | undefined): Promise<string | undefined>;
   };
   /**
@@ -253,7 +253,7 @@ async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolR
 
 /** The tools and their `tools/list` entries: built once, shared by every server (session). */
 export interface Toolset {
-  /** By name. */
+  /** Every tool by its name: what `tools/call` looks the name up in. */
   tools: Map<string, Tool>;
   /** What `tools/list` returns. */
   listed: McpTool[];

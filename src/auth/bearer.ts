@@ -22,7 +22,7 @@ import { sha256Bytes, sha256Hex } from "./crypto.ts";
 
 /** What the middleware checks tokens against. */
 export interface BearerOptions {
-  /** Static tokens. */
+  /** `MCP_AUTH_TOKENS`; a caller's tasks are owned by the {@linkcode tokenId} of its token. */
   staticTokens: string[];
   /** The OAuth server, when enabled. */
   oauth?: {

@@ -13,19 +13,19 @@ import { readCapped } from "../read_capped.ts";
 
 /** Options for {@linkcode CimdResolver}. */
 export interface CimdOptions {
-  /** Allowed host names. */
+  /** Host names a client id URL may point at (`MCP_CIMD_HOSTS`); any other is refused unfetched. */
   hosts: string[];
-  /** The fetch to use. */
+  /** Fetches the documents; default the global `fetch` (tests pass a loopback one). */
   fetch?: typeof fetch;
-  /** Fetch timeout. */
+  /** Milliseconds a document fetch may take; default 5 s. */
   timeoutMs?: number;
-  /** Largest document. */
+  /** Bytes read from a document before it is refused; default 64 KiB. */
   maxBytes?: number;
-  /** Cache lifetime. */
+  /** Milliseconds a resolved document is reused before it is fetched again; default 5 min. */
   cacheMs?: number;
   /** Most documents cached; the oldest is dropped first. */
   cacheSize?: number;
-  /** Clock. */
+  /** Epoch ms clock the cache expiry is measured on; default `Date.now`. */
   now?: () => number;
 }
 
@@ -47,7 +47,7 @@ export class CimdResolver {
   #o: Required<Omit<CimdOptions, "fetch">> & { fetch: typeof fetch };
   #cache = new Map<string, { client: OAuthClient; until: number }>();
 
-  /** Creates a resolver. */
+  /** Creates a resolver with an empty cache; unset options take the defaults above. */
   constructor(options: CimdOptions) {
     this.#o = {
       fetch: options.fetch ?? fetch,

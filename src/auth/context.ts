@@ -94,15 +94,15 @@ export interface OAuthContext {
   owner: OwnerLockout;
   /** Resolves Client ID Metadata Documents. */
   cimd: CimdResolver;
-  /** The limits in force. */
+  /** {@linkcode OAUTH_LIMITS} with the deps' overrides applied. */
   limits: OAuthLimits;
   /** Access and refresh token lifetimes. */
   ttls: TokenTtls;
-  /** Logger. */
+  /** Where consents, codes and refusals are logged (the deps' logger). */
   log: Logger;
-  /** Clock in epoch ms. */
+  /** The deps' clock (epoch ms), or `Date.now`; every expiry is measured on it. */
   now: () => number;
-  /** The issuer URL. */
+  /** The issuer URL, no trailing slash; asked per request, as it is known only once the server listens. */
   issuer: () => string;
   /** This server's resource identifier: `<issuer>/mcp`. */
   resource: () => string;

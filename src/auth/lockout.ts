@@ -19,14 +19,14 @@
 export const OWNER_FREE_ATTEMPTS = 10;
 /** The first lock; each further attempt doubles it. */
 export const OWNER_LOCK_BASE_MS = 1_000;
-/** The longest lock. */
+/** The cap on the doubling: however many failures, a lock lasts at most 15 minutes. */
 export const OWNER_LOCK_MAX_MS = 15 * 60_000;
 /** Attempts are forgotten after this long without one. */
 export const OWNER_WINDOW_MS = 60 * 60_000;
 
 const KEY = ["oauth_owner_failures"];
 
-/** The stored attempt count. */
+/** One record for the owner's password, whichever consent page or address tried it. */
 interface OwnerAttempts {
   /** Attempts since the last correct password (within the window). */
   attempts: number;
@@ -41,7 +41,7 @@ export type OwnerTurn = { ok: true } | { ok: false; retryAt: number };
 
 /** Options for {@linkcode OwnerLockout}. */
 export interface OwnerLockoutOptions {
-  /** Clock; default `Date.now`. */
+  /** Epoch ms clock that locks and the window are measured on; default `Date.now`. */
   now?: () => number;
   /** Attempts before the back-off; default {@linkcode OWNER_FREE_ATTEMPTS}. */
   freeAttempts?: number;
@@ -62,7 +62,7 @@ export class OwnerLockout {
   #now: () => number;
   #free: number;
 
-  /** Wraps an open KV. */
+  /** Keeps its one record in `kv`, so that every replica sharing it counts the same attempts. */
   constructor(kv: Deno.Kv, options: OwnerLockoutOptions = {}) {
     this.#kv = kv;
     this.#now = options.now ?? Date.now;

@@ -28,13 +28,13 @@ export {
 
 /** RFC 7591 §3.2.2: a redirect URI of a registration is refused. */
 export class InvalidRedirectUriError extends OAuthError {
-  /** The `error` value. */
+  /** The RFC 7591 code sent as the body's `error`. */
   static override errorCode = "invalid_redirect_uri";
 }
 
 /** Dynamic client registration is switched off (`MCP_ALLOW_DCR`). */
 export class RegistrationDisabledError extends OAuthError {
-  /** The `error` value. */
+  /** Our own code (RFC 7591 has none for this), sent as the body's `error`. */
   static override errorCode = "registration_disabled";
 }
 

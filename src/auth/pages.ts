@@ -74,7 +74,7 @@ function page(title: string, body: string, formTargets: string[] = []): {
 export interface ConsentView {
   /** Consent id (also the CSRF form token). */
   consentId: string;
-  /** Client's display name. */
+  /** The client's `name`, escaped on the page; the owner decides on it, so it is never trusted HTML. */
   clientName: string;
   /** Client id (a URL for CIMD clients). */
   clientId: string;

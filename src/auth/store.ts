@@ -31,15 +31,15 @@ export type AuthMethod = "none" | "client_secret_post" | "client_secret_basic";
 
 /** A known OAuth client. */
 export interface OAuthClient {
-  /** The id. */
+  /** `client_id`: configured (static), `dcr_…` issued here (DCR) or the document's URL (CIMD). */
   clientId: string;
   /** SHA-256 of the secret; null for public clients. */
   secretHash: string | null;
-  /** Exact redirect URIs. */
+  /** The only redirect URIs `/authorize` accepts, compared as exact strings (no prefix match). */
   redirectUris: string[];
-  /** Shown on the consent page. */
+  /** Shown on the consent page; from `client_name`, cleaned for display. */
   name: string;
-  /** Token endpoint authentication. */
+  /** How `/token` authenticates it: `none` for public clients, which rely on PKCE alone. */
   authMethod: AuthMethod;
   /** Where it came from: configuration, dynamic registration or a metadata document. */
   kind: "static" | "dcr" | "cimd";
@@ -57,7 +57,7 @@ export interface OAuthClient {
 interface PendingEntry {
   /** Hash of the registering address group. */
   registeredBy: string;
-  /** Epoch ms. */
+  /** Epoch ms at which the unapproved registration is dropped from the pool. */
   expiresAt: number;
 }
 
@@ -69,7 +69,7 @@ export interface ClientLimits {
   maxPending: number;
   /** Most live unapproved registrations from one address group. */
   maxPendingPerAddress: number;
-  /** Most live approved clients. */
+  /** Most live approved clients; the owner's approval of one more is refused, not evicted. */
   maxApproved: number;
   /** An approved client unused (no token issued or refreshed) this long is gone. */
   approvedIdleMs: number;
@@ -80,29 +80,29 @@ export type RegisterRefusal = "address_full" | "busy";
 
 /** An authorization request awaiting the owner's consent. */
 export interface ConsentRecord {
-  /** The validated request. */
+  /** The request as `GET /authorize` validated it; the code repeats it on approval. */
   request: AuthorizationRequest;
   /** SHA-256 of the CSRF cookie value bound to this consent. */
   cookieHash: string;
   /** Password attempts reserved so far (each is counted before it is checked). */
   attempts: number;
-  /** Epoch ms. */
+  /** Epoch ms after which the page is refused: issue time + {@linkcode CONSENT_TTL_MS}. */
   expiresAt: number;
 }
 
 /** A validated authorization request. */
 export interface AuthorizationRequest {
-  /** Client. */
+  /** The client that asked; `/token` refuses the code to any other. */
   clientId: string;
-  /** Exact redirect URI. */
+  /** One of the client's registered URIs; `/token` must be sent the same one. */
   redirectUri: string;
-  /** PKCE S256 challenge. */
+  /** PKCE `code_challenge` (S256, base64url); `/token` checks the verifier against it. */
   challenge: string;
-  /** The resource the token is for. */
+  /** RFC 8707 resource the tokens will be for (their audience): this server's `<issuer>/mcp`. */
   resource: string;
-  /** Granted scope. */
+  /** Granted scope: always `mcp:tools`, the only one offered. */
   scope: string;
-  /** Echoed to the client. */
+  /** The client's `state`, returned unchanged on the redirect; null when it sent none. */
   state: string | null;
 }
 
@@ -110,35 +110,35 @@ export interface AuthorizationRequest {
 export interface CodeRecord extends AuthorizationRequest {
   /** Token family the code starts. */
   family: string;
-  /** Epoch ms. */
+  /** Epoch ms after which it is refused: issue time + {@linkcode CODE_TTL_MS}. */
   expiresAt: number;
-  /** Redeemed already. */
+  /** Set by its first redemption; a second one revokes the whole family (a replay). */
   used: boolean;
 }
 
 /** A stored token. */
 export interface TokenRecord {
-  /** Access or refresh. */
+  /** Access tokens open `/mcp`; refresh tokens only buy new pairs at `/token`. */
   kind: "access" | "refresh";
-  /** Client it was issued to. */
+  /** Client it was issued to: part of the task owner, and checked on refresh. */
   clientId: string;
   /** Family: one authorization and its refreshes. */
   family: string;
-  /** Audience. */
+  /** Audience: `/mcp` accepts the token only when it is this server's resource. */
   resource: string;
-  /** Scope. */
+  /** The code's granted scope, carried over on refresh. */
   scope: string;
-  /** Epoch ms. */
+  /** Epoch ms after which it is refused: issue time + the kind's lifetime in {@linkcode TokenTtls}. */
   expiresAt: number;
   /** For refresh tokens: rotated already. */
   used: boolean;
 }
 
-/** Lifetimes. */
+/** Token lifetimes, from `MCP_ACCESS_TOKEN_TTL_MS` and `MCP_REFRESH_TOKEN_TTL_MS`. */
 export interface TokenTtls {
-  /** Access token lifetime. */
+  /** Milliseconds an access token is accepted after issue. */
   accessMs: number;
-  /** Refresh token lifetime. */
+  /** Milliseconds a refresh token may be used after issue (each use rotates it). */
   refreshMs: number;
 }
 
@@ -146,7 +146,7 @@ export interface TokenTtls {
 export interface IssuedTokens {
   /** Bearer token for /mcp. */
   accessToken: string;
-  /** Refresh token. */
+  /** Single use: spending it again revokes the family. */
   refreshToken: string;
   /** Seconds until the access token expires. */
   expiresIn: number;
@@ -158,7 +158,7 @@ export const MAX_STATE_LENGTH = 1_024;
 export const MAX_URI_LENGTH = 2_048;
 /** The shape of ids this store issues (clients `dcr_…`, consents): anything else is unknown. */
 const ISSUED_ID = /^(?:dcr_)?[A-Za-z0-9_-]{16,64}$/;
-/** Codes live this long. */
+/** Milliseconds an authorization code may wait for its redemption at `/token`. */
 export const CODE_TTL_MS = 5 * 60_000;
 /** Consent pages stay valid this long. */
 export const CONSENT_TTL_MS = 10 * 60_000;
@@ -211,7 +211,7 @@ function evictionVictims(
 
 /** Options for {@linkcode OAuthStore}. */
 export interface OAuthStoreOptions {
-  /** Clock; default `Date.now`. */
+  /** Epoch ms clock every expiry is measured on; default `Date.now`. */
   now?: () => number;
   /**
    * How long a revoked family must stay marked: the longest refresh token
@@ -228,13 +228,16 @@ export type ConsentAttempt =
 /** Outcome of {@linkcode OAuthStore.approveClient}. */
 export type Approval = "approved" | "gone" | "full";
 
-/** OAuth state on KV. */
+/**
+ * Clients, consents, codes and tokens in KV, changed only by checked atomics,
+ * so that replicas sharing the KV agree (the key layout is at the top).
+ */
 export class OAuthStore {
   #kv: Deno.Kv;
   #now: () => number;
   #familyTtlMs: number;
 
-  /** Wraps an open KV. */
+  /** Uses `kv` as it is: the caller opens it and closes it. */
   constructor(kv: Deno.Kv, options: OAuthStoreOptions = {}) {
     this.#kv = kv;
     this.#now = options.now ?? Date.now;

@@ -18,7 +18,7 @@ export type OnDelta = (delta: string, text: string) => void;
 export interface ChatStreamOptions {
   /** The call the response belongs to: its signal, size cap and instance. */
   call: GatewayCall;
-  /** Receives each delta. */
+  /** Called for each delta as it arrives, in order (progress, partial text). */
   onDelta?: OnDelta;
 }
 

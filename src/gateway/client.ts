@@ -18,7 +18,7 @@ import { GatewayCall, gatewayHeaders, type GatewayTarget, MAX_REPLY_BYTES } from
 
 /** What {@linkcode GatewayClient.chat} needs. */
 export interface ChatRequest {
-  /** The user's message. */
+  /** Sent as the request's only user message; earlier turns live in the gateway's session. */
   message: string;
   /** Conversation key, sent as `x-openclaw-session-key`. */
   sessionId?: string;

@@ -84,9 +84,9 @@ export function streamError(instance: ErrorInstance, detail: string): BridgeErro
 
 /** How to word a failed status. */
 export interface StatusErrorOptions {
-  /** The instance that answered. */
+  /** The instance that answered: named in the message; whether it has a token words a 401's hint. */
   instance: ErrorInstance;
-  /** The endpoint that answered. */
+  /** The endpoint that answered: a 404 names its path, and only `chat` reads a 400 as an agent error. */
   endpoint: GatewayEndpoint;
   /**
    * Lists the gateway's agents, for the hint of an unknown or missing agent;

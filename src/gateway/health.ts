@@ -21,9 +21,9 @@ export type HealthStatus =
 
 /** One instance's health. */
 export interface HealthReport {
-  /** Overall verdict. */
+  /** `ok` only when `/v1/models` accepted the token; a failure's code picks the others. */
   status: HealthStatus;
-  /** Round-trip time of the probe. */
+  /** Milliseconds the whole probe took (both requests), on the caller's clock. */
   latencyMs: number;
   /** HTTP status, when there was a response. */
   httpStatus: number | null;
@@ -59,7 +59,7 @@ export async function listAgents(target: GatewayTarget, signal?: AbortSignal): P
 
 /** What {@linkcode probeHealth} uses besides the target. */
 export interface HealthProbeOptions {
-  /** Aborts the probe. */
+  /** Aborts the probe; the instance's own timeout applies either way. */
   signal?: AbortSignal;
   /** Clock in ms for the latency (monotonic preferred). */
   now: () => number;

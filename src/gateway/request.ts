@@ -18,7 +18,7 @@ export const MAX_REPLY_BYTES = 10 * 1024 * 1024;
 export interface GatewayTarget {
   /** The instance: URL, token, timeout. */
   instance: Instance;
-  /** The fetch to send with. */
+  /** The client's `fetch` (the global one unless a test or embedder passed another). */
   fetch: typeof fetch;
   /** Replies larger than this many bytes are refused. */
   maxReplyBytes: number;
@@ -125,7 +125,7 @@ export class GatewayCall implements Disposable {
     return disconnectedError(instance, "closed");
   }
 
-  /** Clears the timeout. */
+  /** Clears the timeout, so that a finished call holds no timer (`using` calls this). */
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
   }

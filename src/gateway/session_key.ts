@@ -25,7 +25,7 @@
  */
 import { BridgeError } from "../errors.ts";
 
-/** Prefix of namespaced keys. */
+/** Starts every namespaced key (`mcp-<principal digest>:<session_id>`), so they are told from OpenClaw's own. */
 export const NAMESPACE_PREFIX = "mcp-";
 
 /** How session keys are built; see {@linkcode SessionKeys}. */
@@ -40,7 +40,7 @@ export interface SessionKeyOptions {
 export interface PrincipalSetup {
   /** `MCP_SESSION_NAMESPACE`: auto, on or off. */
   mode: "auto" | "on" | "off";
-  /** The transport. */
+  /** Stdio has one principal (the local user), so `auto` never namespaces it. */
   transport: "stdio" | "http";
   /** OAuth on (every login is its own principal). */
   oauth: boolean;
@@ -95,7 +95,7 @@ async function digest(principal: string): Promise<string> {
 export interface SessionKeyPolicy {
   /** Throws `invalid_argument` for a refused session_id. */
   check(sessionId: string | null | undefined): void;
-  /** The key sent to the gateway. */
+  /** The key sent to the gateway: namespaced per principal, or unchanged; undefined without a session_id. */
   toGateway(principal: string, sessionId: string | null | undefined): Promise<string | undefined>;
 }
 

@@ -46,15 +46,15 @@ export const READY_PROBE_TTL_MS = 5_000;
 
 /** What the app needs. */
 export interface AppDeps {
-  /** Configuration. */
+  /** The loaded configuration (`http`, `auth`, `corsOrigins`, `trustProxy`, `debug` are read). */
   config: Config;
   /** Builds an MCP server for a principal. */
   createServer: (owner: string) => BridgeServer;
-  /** Gateways, for /ready. */
+  /** The instances `/ready` probes (each at most once per {@linkcode READY_PROBE_TTL_MS}). */
   gateways: GatewayRegistry;
-  /** KV, for /ready. */
+  /** The open store: `/ready` reads it, OAuth keeps its state in it. */
   kv: Deno.Kv;
-  /** Logger. */
+  /** Receives `http_error` with the stack of a crash (clients get none) and is passed to OAuth and sessions. */
   log: Logger;
   /** Public base URL (the OAuth issuer); known once the server listens. */
   issuer: () => string;
@@ -118,7 +118,13 @@ async function messageCount(c: Context<Env>): Promise<number> {
   return body.ok && Array.isArray(body.value) ? Math.max(1, body.value.length) : 1;
 }
 
-/** Builds the HTTP app. */
+/**
+ * Builds the HTTP app: Host/Origin guard and CORS on every route; `/health`,
+ * `/ready`, OAuth and the retired `/sse` routes; then on `/mcp` a body
+ * limit, authentication (with its per-address attempt limit) and the
+ * per-principal rate limit. Async because the bearer middleware digests the
+ * static tokens first.
+ */
 export async function createApp(deps: AppDeps): Promise<HttpApp> {
   const { config, log } = deps;
   const http = config.http;

@@ -17,7 +17,7 @@ import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStr
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 
-/** Default events kept per stream. */
+/** Default events kept per stream; beyond it the oldest is dropped, and a resume replays only what is left. */
 export const EVENTS_PER_STREAM = 256;
 
 /** Default bytes of events (serialized JSON) kept per session: 2 MiB. */
@@ -31,7 +31,7 @@ export const FINISHED_STREAM_GRACE_MS = 60_000;
 
 /** Options for {@linkcode BoundedEventStore}. */
 export interface EventStoreOptions {
-  /** Events kept per stream. */
+  /** Events kept per stream, oldest dropped first; default {@linkcode EVENTS_PER_STREAM}. */
   perStream?: number;
   /** Bytes of events kept in the store; the oldest go first. */
   maxBytes?: number;
@@ -39,7 +39,7 @@ export interface EventStoreOptions {
   maxAgeMs?: number;
   /** Time a stream stays after its final response. */
   finishedGraceMs?: number;
-  /** Clock in ms. */
+  /** Epoch ms clock that ages and grace periods are measured on; default `Date.now`. */
   now?: () => number;
 }
 
@@ -53,7 +53,7 @@ interface StoredEvent {
 
 interface Stream {
   events: StoredEvent[];
-  /** When the last event was stored. */
+  /** Epoch ms of the last event stored. */
   lastAt: number;
   /** When a response was last stored with nothing after it; null while active. */
   finishedAt: number | null;
@@ -119,7 +119,7 @@ export class BoundedEventStore implements EventStore {
     return this.#bytes;
   }
 
-  /** Streams held now. */
+  /** Streams held now, finished ones still in their grace period included (for tests). */
   get streams(): number {
     return this.#streams.size;
   }

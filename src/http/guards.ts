@@ -43,7 +43,7 @@ export function originMatches(origin: string, pattern: string): boolean {
 
 /** Options for {@linkcode hostOriginGuard}. */
 export interface HostOriginOptions {
-  /** Bind address of the server. */
+  /** The address the server listens on: a loopback bind checks Host even with none configured. */
   bindHost: string;
   /** Extra host names (MCP_ALLOWED_HOSTS, the issuer's host). */
   allowedHosts: string[];
@@ -115,7 +115,7 @@ export interface RateLimitOptions {
    * whole; one costing more than `perMinute` is always refused.
    */
   cost?: (c: Context) => number | Promise<number>;
-  /** Clock in ms. */
+  /** Epoch ms clock the buckets refill on; default `Date.now`. */
   now?: () => number;
 }
 
@@ -153,9 +153,9 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
 export interface AuthAttemptOptions {
   /** Attempts per minute per client address; 0 disables. */
   perMinute: number;
-  /** The client address. */
+  /** The address a request counts against; the app gives the client's address group (an IPv6 /64 is one). */
   key: (c: Context) => string;
-  /** Clock in ms. */
+  /** Epoch ms clock the buckets refill on; default `Date.now`. */
   now?: () => number;
 }
 

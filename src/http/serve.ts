@@ -14,22 +14,22 @@ import type { Logger } from "../log.ts";
 import { createApp } from "./app.ts";
 import { isLoopback } from "./guards.ts";
 
-/** Longest graceful shutdown. */
+/** Milliseconds shutdown waits for open connections to drain before it returns anyway. */
 export const SHUTDOWN_MS = 10_000;
 
 /** What {@linkcode serveHttp} needs. */
 export interface ServeOptions {
-  /** Configuration. */
+  /** The loaded configuration: `host`, `port`, `http` and `auth` decide what is served and how. */
   config: Config;
   /** Builds an MCP server for a principal; its calls stop when `shutdown` aborts. */
   createServer: (owner: string) => BridgeServer;
   /** Aborted when shutdown begins: cancels tool calls in flight. */
   shutdown: AbortController;
-  /** Gateways (for /ready). */
+  /** The instances `/ready` probes (each at most once per `READY_PROBE_TTL_MS`, see `app.ts`). */
   gateways: GatewayRegistry;
-  /** KV (for /ready). */
+  /** The open store: `/ready` reads it, OAuth keeps its state in it. */
   kv: Deno.Kv;
-  /** Logger. */
+  /** Receives `listening`, `shutting_down` and listener failures, and is passed to the app. */
   log: Logger;
 }
 

@@ -33,15 +33,15 @@ export interface SessionOptions {
   createServer: (owner: string) => BridgeServer;
   /** Idle time after which a session is closed. */
   idleMs: number;
-  /** Most live sessions. */
+  /** Most live sessions in all (`MCP_MAX_SESSIONS`); at the cap a new one closes its principal's idlest or gets 503. */
   max: number;
   /** Most live sessions of one principal (default `max`). */
   maxPerPrincipal?: number;
   /** Bounds of each session's event store (defaults in `event_store.ts`). */
   events?: Omit<EventStoreOptions, "now">;
-  /** Logger. */
+  /** Receives `session_opened`/`session_closed` (debug), `session_evicted` and `sessions_expired`. */
   log: Logger;
-  /** Clock in ms. */
+  /** Epoch ms clock that idleness is measured on; default `Date.now`. */
   now?: () => number;
 }
 
@@ -66,7 +66,7 @@ export class SessionManager {
     Deno.unrefTimer(this.#timer);
   }
 
-  /** Live sessions. */
+  /** Sessions open now (initializations still under way not counted). */
   get size(): number {
     return this.#sessions.size;
   }

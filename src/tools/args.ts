@@ -48,7 +48,7 @@ export const sessionArg: z.ZodOptional<z.ZodType<string>> = plainText("session_i
   .describe("Conversation key: reuse it to continue the same OpenClaw session")
   .optional();
 
-/** The agent argument. */
+/** The `agent` argument: an OpenClaw agent id, checked for shape here and for existence by the gateway. */
 export const agentArg: z.ZodOptional<z.ZodString> = z.string()
   .max(MAX_ID_CHARS, `agent is longer than ${MAX_ID_CHARS} characters`)
   .regex(

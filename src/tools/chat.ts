@@ -50,15 +50,15 @@ export const chatResult = z.object({
 export interface ChatOutcome {
   /** The reply text. */
   reply: string;
-  /** Instance that answered. */
+  /** Name of the instance that answered (the default one when the call named none). */
   instance: string;
-  /** Conversation key, if any. */
+  /** The caller's `session_id`, not the namespaced key the gateway saw; null without one. */
   sessionId: string | null;
-  /** Model the gateway reported. */
+  /** The model the gateway says answered (it may differ from the one asked for). */
   model: string;
   /** Token usage, when reported. */
   usage: Usage | null;
-  /** Why generation stopped. */
+  /** Why generation stopped (`stop`, `length`, ...), null when the gateway did not say. */
   finishReason: string | null;
 }
 

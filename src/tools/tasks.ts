@@ -59,7 +59,7 @@ function summary(task: TaskRecord) {
 
 /** What the task tools need. */
 export interface TaskToolDeps {
-  /** The store. */
+  /** Where submissions are queued and the task tools read, list and cancel. */
   store: TaskStore;
   /** The runner to wake on submit. */
   runner: TaskRunner;
@@ -71,15 +71,15 @@ export interface TaskToolDeps {
 
 /** The arguments a chat submission carries (tool or MCP-native task). */
 export interface ChatSubmission {
-  /** The message. */
+  /** Validated already (`messageArg`): 1 to `MAX_MESSAGE_CHARS` characters. */
   message: string;
-  /** Conversation key. */
+  /** As the caller gave it; namespaced only when the runner sends it to the gateway. */
   session_id?: string;
   /** Instance name; the default when omitted. */
   instance?: string;
-  /** Agent id. */
+  /** OpenClaw agent id; the instance's default agent when omitted. */
   agent?: string;
-  /** −100..100. */
+  /** −100..100, default 0: a higher priority leaves the pending queue first. */
   priority?: number;
 }
 

@@ -38,19 +38,22 @@ export interface ToolOutput<O> {
   text?: string;
 }
 
-/** One tool. */
+/**
+ * A tool as `server.ts` serves it: its schemas become the `tools/list`
+ * entry, and `tools/call` runs it on arguments `input` has validated.
+ */
 export interface Tool<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   /** Name, e.g. `openclaw_chat`. */
   name: string;
-  /** Human title. */
+  /** Shown to people by clients; also copied into `annotations.title`. */
   title: string;
   /** What it does, for the model. */
   description: string;
-  /** Arguments. */
+  /** Validates `arguments`; a failure is an `invalid_argument` result naming the field. */
   input: I;
-  /** Successful result. */
+  /** Types `structuredContent` on success; `tools/list` also admits the error envelope. */
   output: O;
-  /** Hints for clients. */
+  /** MCP hints (read-only, idempotent, open-world) clients may use to ask before a call. */
   annotations: ToolAnnotations;
   /** Does the work; throws {@linkcode BridgeError} on failure. */
   run(args: z.output<I>, context: ToolContext): Promise<ToolOutput<z.output<O>>>;
