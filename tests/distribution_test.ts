@@ -7,6 +7,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { createServer, GatewayRegistry, silentLogger } from "../src/mod.ts";
 import { deployHandler } from "../deploy.ts";
 import { ConfigError } from "../src/config.ts";
+import { CONFIG_EXIT_CODE, runEntry } from "../src/entry.ts";
 import { TestGateway } from "../testing/test_gateway.ts";
 import { baseEnv, INITIALIZE } from "../testing/spawn.ts";
 
@@ -213,6 +214,20 @@ Deno.test(
       assert.doesNotMatch(refused.message, /\n/, "one line");
       assert.match(refused.message, /MCP_ISSUER_URL/);
       assert.match(refused.message, /set MCP_ISSUER_URL to https:\/\/<project>\.deno\.dev/);
+      // What the entry prints: one line on stderr, exit code 2.
+      const printed: string[] = [];
+      const consoleError = console.error;
+      console.error = (...parts: unknown[]) => printed.push(parts.join(" "));
+      let code: number;
+      try {
+        code = await runEntry(async () => {
+          await deployHandler(env, kv, { log: silentLogger });
+        });
+      } finally {
+        console.error = consoleError;
+      }
+      assert.equal(code, CONFIG_EXIT_CODE);
+      assert.deepEqual(printed, [`openclaw-mcp: ${refused.message}`]);
 
       const issuer = "https://bridge.example.deno.net";
       const app = await deployHandler(
