@@ -1,0 +1,193 @@
+/**
+ * Replicas on one KV (issue 13): three stateless HTTP servers share a KV
+ * file and two gateways, instance `a` capped at 2 and `b` at 5. The caps
+ * hold across the three processes at every moment (the gateway doubles
+ * record each request), `b` is not starved behind `a`'s queue, one server
+ * is SIGKILLed mid-run and its slots come back by the lease rule, and every
+ * task completes exactly once.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@modelcontextprotocol/sdk/client/index"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type RecordedRequest, TestGateway } from "../../testing/test_gateway.ts";
+import { type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+const TOKEN = "replicas-token-0123456789abcdef";
+const PER_INSTANCE = 60;
+const LEASE_MS = 1_500;
+
+type Result = { isError?: boolean; structuredContent?: Record<string, unknown> };
+
+async function mcpClient(url: string): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+  });
+  const client = new Client({ name: "replicas-test", version: "0" });
+  await client.connect(transport);
+  return client;
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>) {
+  const result = await client.callTool({ name, arguments: args }) as Result;
+  assert.ok(!result.isError, `${name}: ${JSON.stringify(result)}`);
+  return result.structuredContent!;
+}
+
+/** Most requests the gateway had open at once (each request's arrival against the open ones). */
+function mostAtOnce(chats: RecordedRequest[]): number {
+  let most = 0;
+  for (const c of chats) {
+    const open = chats.filter((o) => o.at <= c.at && (o.endedAt ?? Infinity) > c.at);
+    most = Math.max(most, open.length);
+  }
+  return most;
+}
+
+/** Ids of the tasks (on `instance`, or any) the server's log shows started and not finished. */
+function unfinished(server: HttpServerProcess, instance?: string): Set<string> {
+  const open = new Set<string>();
+  for (const line of server.stderr().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line);
+    if (entry.event === "task_started" && (!instance || entry.instance === instance)) {
+      open.add(entry.task);
+    }
+    if (entry.event === "task_finished") open.delete(entry.task);
+  }
+  return open;
+}
+
+function message(chat: RecordedRequest): string {
+  return (chat.body?.messages as { content: string }[])[0].content;
+}
+
+Deno.test(
+  "replicas: per-instance limits hold across three servers on one KV, a SIGKILL loses nothing",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const kvPath = `${dir}/tasks.kv`;
+    // Each reply streams 6 words 25 ms apart: about 150 ms a task.
+    const gwA = await TestGateway.start({ chunkDelayMs: 25 });
+    const gwB = await TestGateway.start({ chunkDelayMs: 25 });
+    const env = {
+      OPENCLAW_INSTANCES: JSON.stringify([
+        { name: "a", url: gwA.url, token: "test-token", concurrency: 2 },
+        { name: "b", url: gwB.url, token: "test-token", concurrency: 5 },
+      ]),
+      OPENCLAW_KV_PATH: kvPath,
+      OPENCLAW_TASK_LEASE_MS: String(LEASE_MS),
+      OPENCLAW_TASK_MAX_PENDING: "1000",
+      MCP_AUTH_TOKENS: TOKEN,
+    };
+    const servers: HttpServerProcess[] = [];
+    const clients: Client[] = [];
+    try {
+      servers.push(
+        ...await Promise.all([1, 2, 3].map(() => startHttp({ args: ["--stateless"], env }))),
+      );
+      clients.push(...await Promise.all(servers.map((s) => mcpClient(s.url))));
+
+      // 60 tasks on each instance, a's queued first, submitted through all three servers.
+      const ids: string[] = [];
+      const idOf = new Map<string, string>();
+      for (const instance of ["a", "b"]) {
+        const submitted = await Promise.all(
+          Array.from(
+            { length: PER_INSTANCE },
+            (_, i) =>
+              call(clients[i % 3], "openclaw_chat_async", {
+                message: `${instance}${i} one two three four`,
+                instance,
+              }),
+          ),
+        );
+        ids.push(...submitted.map((s) => s.task_id as string));
+        submitted.forEach((s, i) =>
+          idOf.set(`${instance}${i} one two three four`, s.task_id as string)
+        );
+      }
+
+      // Kill -9 a server while it runs a task on a, once a few have run.
+      const victim = await new Promise<number>((resolve, reject) => {
+        const deadline = performance.now() + 10_000;
+        const look = () => {
+          const index = servers.findIndex((s) => unfinished(s, "a").size > 0);
+          if (index >= 0 && gwA.chats.length >= 6) return resolve(index);
+          if (performance.now() > deadline) return reject(new Error("no server ran a task on a"));
+          setTimeout(look, 10);
+        };
+        look();
+      });
+      servers[victim].child.kill("SIGKILL");
+      await servers[victim].child.status;
+      const killedAt = performance.now();
+      await new Promise((r) => setTimeout(r, 100)); // the last of its stderr
+      // What it was running: the lease rule runs these again, possibly a second time at the
+      // gateway (a run may have been answered before the kill stopped it storing the reply).
+      const cutOff = unfinished(servers[victim]);
+      const alive = clients.filter((_, i) => i !== victim);
+
+      const deadline = performance.now() + 30_000;
+      let counts: Record<string, number> = {};
+      while (performance.now() < deadline) {
+        counts = (await call(alive[0], "openclaw_task_list", { limit: 1 })).counts as Record<
+          string,
+          number
+        >;
+        if (counts.completed === ids.length) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(counts.completed, 2 * PER_INSTANCE, `all complete: ${JSON.stringify(counts)}`);
+
+      // The limits held at every moment, across the three processes (and the kill).
+      assert.ok(mostAtOnce(gwA.chats) <= 2, `a: at most 2 at once, saw ${mostAtOnce(gwA.chats)}`);
+      assert.ok(mostAtOnce(gwB.chats) <= 5, `b: at most 5 at once, saw ${mostAtOnce(gwB.chats)}`);
+      assert.equal(mostAtOnce(gwA.chats), 2, "a used both its slots");
+      assert.ok(mostAtOnce(gwB.chats) >= 3, "b ran in parallel");
+
+      // b was not starved behind a: its last task ended while a still had tasks queued.
+      const bDone = Math.max(...gwB.chats.map((c) => c.endedAt!));
+      const aStartedBefore = new Set(gwA.chats.filter((c) => c.at < bDone).map(message)).size;
+      assert.ok(aStartedBefore < PER_INSTANCE, `a had ${aStartedBefore} started when b finished`);
+
+      // Every task ran once, but those the killed server was running: they ran again,
+      // and only after their lease ran out (their slots came back by the lease rule).
+      assert.ok([...cutOff].some((id) => ids.indexOf(id) < PER_INSTANCE), "it held a slot of a");
+      assert.ok(cutOff.size <= 7, `${cutOff.size} runs cut by the kill`);
+      for (const [gw, instance] of [[gwA, "a"], [gwB, "b"]] as const) {
+        const byMessage = gw.chatsByMessage();
+        assert.equal(byMessage.size, PER_INSTANCE, `${instance}: every task reached its gateway`);
+        for (const [text, chats] of byMessage) {
+          if (!cutOff.has(idOf.get(text)!)) {
+            assert.equal(chats.length, 1, `${text} sent once`);
+            continue;
+          }
+          assert.equal(chats.length, 2, `${text}: cut by the kill, run again once`);
+          assert.ok(chats[0].at < killedAt, `${text}: the first run was under way at the kill`);
+          assert.ok(chats[1].finished, `${text}: the second run finished`);
+          assert.ok(chats[1].at >= chats[0].at + LEASE_MS * 0.9, `${text}: re-run after the lease`);
+        }
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await Promise.all(servers.map((s) => s.stop()));
+      await gwA.close();
+      await gwB.close();
+    }
+    // Every slot came back: the shared counters read zero.
+    const kv = await Deno.openKv(kvPath);
+    try {
+      const slots = await kv.getMany<Deno.KvU64[]>([["slots", "a"], ["slots", "b"], [
+        "slots_total",
+      ]]);
+      assert.deepEqual(slots.map((e) => e.value?.value ?? 0n), [0n, 0n, 0n]);
+    } finally {
+      kv.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
