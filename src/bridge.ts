@@ -62,6 +62,7 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
     log,
     sessionKeys: sessions,
     concurrency: config.tasks.concurrency,
+    globalConcurrency: config.tasks.globalConcurrency || undefined,
     leaseMs: config.tasks.leaseMs,
     instanceConcurrency: Object.fromEntries(
       config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),

@@ -85,7 +85,10 @@ export interface Config {
   kvPath?: string;
   /** The task store and runner (`OPENCLAW_TASK_*`). */
   tasks: {
+    /** Most tasks running at once in this process. */
     concurrency: number;
+    /** Most tasks running at once across every process on the KV; 0: no limit. */
+    globalConcurrency: number;
     ttlMs: number;
     leaseMs: number;
     /** Most pending tasks per principal. */
@@ -296,6 +299,7 @@ function toConfig(options: Options, origins: Origins): Config {
     kvPath: options.kvPath,
     tasks: {
       concurrency: options.taskConcurrency,
+      globalConcurrency: options.taskGlobalConcurrency,
       ttlMs: options.taskTtlMs,
       leaseMs: options.taskLeaseMs,
       maxPending: options.taskMaxPending,

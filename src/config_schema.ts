@@ -360,6 +360,10 @@ export const optionsSchema = z.object({
     flag: "task-concurrency",
     help: "Most async tasks running at once in this process",
   }),
+  taskGlobalConcurrency: option(int({ min: 0, max: 100_000, default: 0 }), {
+    env: ["OPENCLAW_TASK_GLOBAL_CONCURRENCY"],
+    help: "Most async tasks running at once across every process on the same KV (0: no limit)",
+  }),
   taskMaxPending: option(int({ min: 1, max: 1_000_000, default: 100 }), {
     env: ["OPENCLAW_TASK_MAX_PENDING"],
     help: "Most pending async tasks per principal; more are refused with quota_exceeded",
