@@ -25,7 +25,7 @@ export interface ServeOptions {
   createServer: (owner: string) => BridgeServer;
   /** Aborted when shutdown begins: cancels tool calls in flight. */
   shutdown: AbortController;
-  /** The instances `/ready` probes (each at most once per `READY_PROBE_TTL_MS`, see `app.ts`). */
+  /** The instances `/ready` probes (each at most once per `READY_PROBE_TTL_MS`, see `ready.ts`). */
   gateways: GatewayRegistry;
   /** The open store: `/ready` reads it, OAuth keeps its state in it. */
   kv: Deno.Kv;
