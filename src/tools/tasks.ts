@@ -111,128 +111,147 @@ export async function submitChat(
 
 /** Creates the four task tools. */
 export function taskTools(deps: TaskToolDeps): Tool[] {
-  const { store } = deps;
   return [
-    defineTool({
-      name: "openclaw_chat_async",
-      title: "Chat with OpenClaw (background task)",
-      description:
-        "Queue a message for an OpenClaw agent and return a task id at once. The task survives restarts. Poll openclaw_task_status for the partial and final reply; cancel with openclaw_task_cancel.",
-      input: z.object({
-        message: messageArg,
-        session_id: sessionArg,
-        instance: instanceArg,
-        agent: agentArg,
-        priority: z.number().int("priority must be a whole number")
-          .min(-100, "priority must be at least -100").max(100, "priority must be at most 100")
-          .describe("−100..100, higher runs first; default 0").optional(),
-      }).strict(),
-      output: z.object({
-        task_id: z.string(),
-        status: statusEnum,
-        instance: z.string(),
-        position: z.number().nullable().describe(
-          "Your own pending tasks ahead of this one (other callers' tasks are served in turn and not counted); null if over 1,000",
-        ),
-      }),
-      annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
-      async run(args, context) {
-        const task = await submitChat(deps, { owner: context.owner, chat: args });
-        return {
-          structured: {
-            task_id: task.id,
-            status: task.status,
-            instance: task.instance,
-            position: await store.position(task),
-          },
-        };
-      },
-    }),
-    defineTool({
-      name: "openclaw_task_status",
-      title: "OpenClaw task status",
-      description:
-        "Status of a background task: timestamps, attempt, the reply so far while running, and the reply or error when done.",
-      input: z.object({ task_id: taskIdArg }).strict(),
-      output: z.object({
-        ...summaryShape,
-        position: z.number().nullable().describe(
-          "While pending: your own pending tasks ahead of this one",
-        ),
-        partial_reply: z.string().nullable(),
-        reply: z.string().nullable(),
-        model: z.string().nullable(),
-        usage: z.record(z.string(), z.unknown()).nullable(),
-        finish_reason: z.string().nullable(),
-      }),
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-      async run(args, context) {
-        const task = await store.get(context.owner, args.task_id);
-        return {
-          structured: {
-            ...summary(task),
-            position: await store.position(task),
-            partial_reply: task.status === "running" ? await store.partial(task) : null,
-            reply: task.status === "completed" ? await store.reply(task) : null,
-            model: task.result?.model ?? null,
-            usage: (task.result?.usage as Record<string, unknown> | null) ?? null,
-            finish_reason: task.result?.finishReason ?? null,
-          },
-        };
-      },
-    }),
-    defineTool({
-      name: "openclaw_task_list",
-      title: "OpenClaw task list",
-      description:
-        "Your background tasks, newest first, optionally filtered by status, session or instance; with counts by status and a cursor for the next page.",
-      input: z.object({
-        status: statusEnum.optional().describe("Only tasks in this status"),
-        session_id: z.string().max(256).optional(),
-        instance: instanceArg,
-        limit: z.number().int().min(1, "limit must be at least 1")
-          .max(200, "limit must be at most 200").optional().describe("Page size, default 50"),
-        cursor: z.string().max(1024).optional().describe("next_cursor of the previous page"),
-      }).strict(),
-      output: z.object({
-        tasks: z.array(z.object(summaryShape)),
-        counts: z.object(Object.fromEntries(STATUSES.map((s) => [s, z.number()]))),
-        next_cursor: z.string().nullable(),
-      }),
-      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-      async run(args, context) {
-        const page = await store.list(context.owner, {
-          status: args.status as TaskRecord["status"] | undefined,
-          sessionId: args.session_id,
-          instance: args.instance,
-          limit: args.limit,
-          cursor: args.cursor,
-        });
-        return {
-          structured: {
-            tasks: page.tasks.map(summary),
-            counts: page.counts,
-            next_cursor: page.nextCursor,
-          },
-        };
-      },
-    }),
-    defineTool({
-      name: "openclaw_task_cancel",
-      title: "Cancel an OpenClaw task",
-      description:
-        "Cancel a pending or running background task; a running gateway request is aborted within a second.",
-      input: z.object({ task_id: taskIdArg }).strict(),
-      output: z.object(summaryShape),
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
-      async run(args, context) {
-        return { structured: summary(await store.cancel(context.owner, args.task_id)) };
-      },
-    }),
+    chatAsyncTool(deps),
+    taskStatusTool(deps.store),
+    taskListTool(deps.store),
+    taskCancelTool(deps.store),
   ];
+}
+
+/** `openclaw_chat_async`: queues a chat and answers with the task id at once. */
+function chatAsyncTool(deps: TaskToolDeps): Tool {
+  return defineTool({
+    name: "openclaw_chat_async",
+    title: "Chat with OpenClaw (background task)",
+    description:
+      "Queue a message for an OpenClaw agent and return a task id at once. The task survives restarts. Poll openclaw_task_status for the partial and final reply; cancel with openclaw_task_cancel.",
+    input: z.object({
+      message: messageArg,
+      session_id: sessionArg,
+      instance: instanceArg,
+      agent: agentArg,
+      priority: z.number().int("priority must be a whole number")
+        .min(-100, "priority must be at least -100").max(100, "priority must be at most 100")
+        .describe("−100..100, higher runs first; default 0").optional(),
+    }).strict(),
+    output: z.object({
+      task_id: z.string(),
+      status: statusEnum,
+      instance: z.string(),
+      position: z.number().nullable().describe(
+        "Your own pending tasks ahead of this one (other callers' tasks are served in turn and not counted); null if over 1,000",
+      ),
+    }),
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+    async run(args, context) {
+      const task = await submitChat(deps, { owner: context.owner, chat: args });
+      return {
+        structured: {
+          task_id: task.id,
+          status: task.status,
+          instance: task.instance,
+          position: await deps.store.position(task),
+        },
+      };
+    },
+  });
+}
+
+/** `openclaw_task_status`: one task, with the reply so far or its outcome. */
+function taskStatusTool(store: TaskStore): Tool {
+  return defineTool({
+    name: "openclaw_task_status",
+    title: "OpenClaw task status",
+    description:
+      "Status of a background task: timestamps, attempt, the reply so far while running, and the reply or error when done.",
+    input: z.object({ task_id: taskIdArg }).strict(),
+    output: z.object({
+      ...summaryShape,
+      position: z.number().nullable().describe(
+        "While pending: your own pending tasks ahead of this one",
+      ),
+      partial_reply: z.string().nullable(),
+      reply: z.string().nullable(),
+      model: z.string().nullable(),
+      usage: z.record(z.string(), z.unknown()).nullable(),
+      finish_reason: z.string().nullable(),
+    }),
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    async run(args, context) {
+      const task = await store.get(context.owner, args.task_id);
+      return {
+        structured: {
+          ...summary(task),
+          position: await store.position(task),
+          partial_reply: task.status === "running" ? await store.partial(task) : null,
+          reply: task.status === "completed" ? await store.reply(task) : null,
+          model: task.result?.model ?? null,
+          usage: (task.result?.usage as Record<string, unknown> | null) ?? null,
+          finish_reason: task.result?.finishReason ?? null,
+        },
+      };
+    },
+  });
+}
+
+/** `openclaw_task_list`: the caller's tasks, a page at a time, with counts by status. */
+function taskListTool(store: TaskStore): Tool {
+  return defineTool({
+    name: "openclaw_task_list",
+    title: "OpenClaw task list",
+    description:
+      "Your background tasks, newest first, optionally filtered by status, session or instance; with counts by status and a cursor for the next page.",
+    input: z.object({
+      status: statusEnum.optional().describe("Only tasks in this status"),
+      session_id: z.string().max(256).optional(),
+      instance: instanceArg,
+      limit: z.number().int().min(1, "limit must be at least 1")
+        .max(200, "limit must be at most 200").optional().describe("Page size, default 50"),
+      cursor: z.string().max(1024).optional().describe("next_cursor of the previous page"),
+    }).strict(),
+    output: z.object({
+      tasks: z.array(z.object(summaryShape)),
+      counts: z.object(Object.fromEntries(STATUSES.map((s) => [s, z.number()]))),
+      next_cursor: z.string().nullable(),
+    }),
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    async run(args, context) {
+      const page = await store.list(context.owner, {
+        status: args.status as TaskRecord["status"] | undefined,
+        sessionId: args.session_id,
+        instance: args.instance,
+        limit: args.limit,
+        cursor: args.cursor,
+      });
+      return {
+        structured: {
+          tasks: page.tasks.map(summary),
+          counts: page.counts,
+          next_cursor: page.nextCursor,
+        },
+      };
+    },
+  });
+}
+
+/** `openclaw_task_cancel`: cancels a pending or running task. */
+function taskCancelTool(store: TaskStore): Tool {
+  return defineTool({
+    name: "openclaw_task_cancel",
+    title: "Cancel an OpenClaw task",
+    description:
+      "Cancel a pending or running background task; a running gateway request is aborted within a second.",
+    input: z.object({ task_id: taskIdArg }).strict(),
+    output: z.object(summaryShape),
+    annotations: {
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: false,
+      openWorldHint: false,
+    },
+    async run(args, context) {
+      return { structured: summary(await store.cancel(context.owner, args.task_id)) };
+    },
+  });
 }
