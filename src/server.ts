@@ -291,11 +291,20 @@ export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "ses
  * ```
  */
 export function createServer(deps: ServerDeps): BridgeServer {
-  const { tools, listed } = deps.toolset ?? createToolset(deps);
-  const tasks = deps.tasks;
+  const toolset = deps.toolset ?? createToolset(deps);
   const owner = deps.owner ?? "local";
+  const server = sdkServer(deps.tasks, owner);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolset.listed }));
+  server.setRequestHandler(CallToolRequestSchema, callHandler(deps, toolset.tools, owner));
+  // Every message leaves through stripSdkPrefixes, whoever threw the error.
+  const connect = server.connect.bind(server);
+  server.connect = (transport) => connect(stripSdkPrefixes(transport));
+  return server;
+}
 
-  const server = new Server(
+/** The SDK's protocol object: capabilities, the task store when tasks are on, instructions. */
+function sdkServer(tasks: ServerDeps["tasks"], owner: string): Server {
+  return new Server(
     { name: "openclaw-mcp", title: "OpenClaw", version: VERSION },
     {
       capabilities: {
@@ -316,10 +325,33 @@ export function createServer(deps: ServerDeps): BridgeServer {
         : "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; openclaw_status checks gateways; openclaw_instances lists them.",
     },
   );
+}
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
+/** A `tools/call` request as the handler reads it. */
+type CallRequest = z.infer<typeof CallToolRequestSchema>;
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+/** What a call handler gets from the SDK besides the request. */
+interface CallExtra {
+  /** Aborted when the client cancels or the connection closes. */
+  signal: AbortSignal;
+  /** Sends a notification tied to the request (progress). */
+  sendNotification(notification: {
+    method: "notifications/progress";
+    params: { progressToken: string | number; progress: number; message?: string };
+  }): Promise<void>;
+}
+
+/**
+ * `tools/call`: an unknown tool or invalid arguments are refused here; a
+ * task-augmented call is queued ({@linkcode callAsTask}), a plain one runs
+ * at once ({@linkcode callPlain}).
+ */
+function callHandler(
+  deps: ServerDeps,
+  tools: Map<string, Tool>,
+  owner: string,
+): (request: CallRequest, extra: CallExtra) => Promise<CallToolResult> {
+  return async (request, extra) => {
     const tool = tools.get(request.params.name);
     if (!tool) {
       throw mcpError(
@@ -327,7 +359,6 @@ export function createServer(deps: ServerDeps): BridgeServer {
         `Unknown tool "${request.params.name}"; known tools: ${[...tools.keys()].join(", ")}`,
       );
     }
-    const started = performance.now();
     const parsed = tool.input.safeParse(request.params.arguments ?? {});
     if (!parsed.success) {
       const error = argumentError(tool, parsed.error);
@@ -336,76 +367,106 @@ export function createServer(deps: ServerDeps): BridgeServer {
       if (request.params.task) throw taskCreationError(error);
       return errorResult(error);
     }
-    if (request.params.task) {
-      // Task-augmented call: queue it in the durable store and answer at once.
-      // Plain calls never come here, so they keep the direct streaming path.
-      if (!tasks || tool.name !== TASK_TOOL) {
-        throw mcpError(
-          ErrorCode.InvalidParams,
-          `${tool.name} does not support task execution; call it without params.task`,
-        );
-      }
-      try {
-        const task = await submitChat({
-          ...tasks,
-          gateways: deps.gateways,
-          sessions: deps.sessions,
-        }, {
-          owner,
-          // Validated just above by openclaw_chat's own input schema (chatArgs).
-          chat: parsed.data as unknown as ChatSubmission,
-          origin: "mcp",
-        });
-        deps.log.info("task_created", { tool: tool.name, task: task.id });
-        return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
-      } catch (thrown) {
-        const error = toBridgeError(thrown);
-        deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
-        throw taskCreationError(error);
-      }
-    }
-    const progressToken = request.params._meta?.progressToken;
-    const context: ToolContext = {
-      signal: deps.shutdown ? AbortSignal.any([extra.signal, deps.shutdown]) : extra.signal,
+    if (request.params.task) return await callAsTask(deps, { tool, args: parsed.data, owner });
+    const context = toolContext(deps, {
       owner,
-      progress: (progress, message) => {
-        if (progressToken === undefined || extra.signal.aborted) return;
-        extra.sendNotification({
-          method: "notifications/progress",
-          params: { progressToken, progress, message },
-        }).catch(() => {});
-      },
-    };
-    try {
-      const output = await tool.run(parsed.data, context);
-      deps.log.info("tool_call", {
-        tool: tool.name,
-        outcome: "ok",
-        ms: Math.round(performance.now() - started),
-      });
-      return {
-        content: [{ type: "text", text: output.text ?? JSON.stringify(output.structured) }],
-        structuredContent: output.structured as Record<string, unknown>,
-      };
-    } catch (thrown) {
-      const error = toBridgeError(thrown);
-      if (!(thrown instanceof BridgeError)) {
-        deps.log.error("tool_crash", {
-          tool: tool.name,
-          error: thrown instanceof Error ? thrown.stack : String(thrown),
-        });
-      }
-      deps.log.info("tool_call", {
-        tool: tool.name,
-        outcome: error.code,
-        ms: Math.round(performance.now() - started),
-      });
-      return errorResult(error);
-    }
-  });
+      extra,
+      progressToken: request.params._meta?.progressToken,
+    });
+    return await callPlain(deps, { tool, args: parsed.data, context });
+  };
+}
 
-  // Every message leaves through stripSdkPrefixes, whoever threw the error.
-  const connect = server.connect.bind(server);
-  server.connect = (transport) => connect(stripSdkPrefixes(transport));
-  return server;
+/**
+ * A task-augmented call: queued in the durable store and answered at once
+ * with the task. Plain calls never come here, so they keep the direct
+ * streaming path.
+ */
+async function callAsTask(
+  deps: ServerDeps,
+  call: { tool: Tool; args: Record<string, unknown>; owner: string },
+): Promise<CallToolResult> {
+  const { tool } = call;
+  const tasks = deps.tasks;
+  if (!tasks || tool.name !== TASK_TOOL) {
+    throw mcpError(
+      ErrorCode.InvalidParams,
+      `${tool.name} does not support task execution; call it without params.task`,
+    );
+  }
+  try {
+    const task = await submitChat({
+      ...tasks,
+      gateways: deps.gateways,
+      sessions: deps.sessions,
+    }, {
+      owner: call.owner,
+      // Validated already by openclaw_chat's own input schema (chatArgs).
+      chat: call.args as unknown as ChatSubmission,
+      origin: "mcp",
+    });
+    deps.log.info("task_created", { tool: tool.name, task: task.id });
+    return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
+  } catch (thrown) {
+    const error = toBridgeError(thrown);
+    deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
+    throw taskCreationError(error);
+  }
+}
+
+/** What a plain call's tool sees: its signal (with shutdown), owner and progress sender. */
+function toolContext(
+  deps: ServerDeps,
+  call: { owner: string; extra: CallExtra; progressToken: string | number | undefined },
+): ToolContext {
+  const { extra, progressToken } = call;
+  return {
+    signal: deps.shutdown ? AbortSignal.any([extra.signal, deps.shutdown]) : extra.signal,
+    owner: call.owner,
+    progress: (progress, message) => {
+      if (progressToken === undefined || extra.signal.aborted) return;
+      extra.sendNotification({
+        method: "notifications/progress",
+        params: { progressToken, progress, message },
+      }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A plain call: runs the tool and returns its result, or the coded error
+ * result; a crash (anything not a `BridgeError`) is logged with its stack.
+ */
+async function callPlain(
+  deps: ServerDeps,
+  call: { tool: Tool; args: Record<string, unknown>; context: ToolContext },
+): Promise<CallToolResult> {
+  const { tool } = call;
+  const started = performance.now();
+  try {
+    const output = await tool.run(call.args, call.context);
+    deps.log.info("tool_call", {
+      tool: tool.name,
+      outcome: "ok",
+      ms: Math.round(performance.now() - started),
+    });
+    return {
+      content: [{ type: "text", text: output.text ?? JSON.stringify(output.structured) }],
+      structuredContent: output.structured as Record<string, unknown>,
+    };
+  } catch (thrown) {
+    const error = toBridgeError(thrown);
+    if (!(thrown instanceof BridgeError)) {
+      deps.log.error("tool_crash", {
+        tool: tool.name,
+        error: thrown instanceof Error ? thrown.stack : String(thrown),
+      });
+    }
+    deps.log.info("tool_call", {
+      tool: tool.name,
+      outcome: error.code,
+      ms: Math.round(performance.now() - started),
+    });
+    return errorResult(error);
+  }
 }
