@@ -159,7 +159,7 @@ function chatAsyncTool(deps: TaskToolDeps): Tool {
 }
 
 /** `openclaw_task_status`: one task, with the reply so far or its outcome. */
-function taskStatusTool(store: TaskStore): Tool {
+function taskStatusTool(store: Pick<TaskStore, "get" | "position" | "partial" | "reply">): Tool {
   return defineTool({
     name: "openclaw_task_status",
     title: "OpenClaw task status",
@@ -196,7 +196,7 @@ function taskStatusTool(store: TaskStore): Tool {
 }
 
 /** `openclaw_task_list`: the caller's tasks, a page at a time, with counts by status. */
-function taskListTool(store: TaskStore): Tool {
+function taskListTool(store: Pick<TaskStore, "list">): Tool {
   return defineTool({
     name: "openclaw_task_list",
     title: "OpenClaw task list",
@@ -236,7 +236,7 @@ function taskListTool(store: TaskStore): Tool {
 }
 
 /** `openclaw_task_cancel`: cancels a pending or running task. */
-function taskCancelTool(store: TaskStore): Tool {
+function taskCancelTool(store: Pick<TaskStore, "cancel">): Tool {
   return defineTool({
     name: "openclaw_task_cancel",
     title: "Cancel an OpenClaw task",
