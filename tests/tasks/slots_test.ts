@@ -6,6 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { type Claim, type ClaimOptions, TaskStore } from "../../src/tasks/store.ts";
+import {
+  readSlots,
+  readTotalSlots,
+  releaseSlot,
+  slotsFull,
+  takeSlot,
+} from "../../src/tasks/slots.ts";
 
 interface Fixture {
   store: TaskStore;
@@ -187,4 +194,25 @@ Deno.test("slots: limits hold across stores on one KV claiming at once", async (
   )).filter((c) => c !== null);
   assert.equal(more.length, 5);
   assert.deepEqual((await f.slots("capped"))[1], 5);
+});
+
+Deno.test("slots: the counter helpers read, refuse at a limit, take and give back", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const empty = await readSlots(kv, "a");
+  assert.equal(slotsFull(empty, { limit: 1, global: 1 }), null);
+  const take = kv.atomic();
+  takeSlot(take, { instance: "a", slots: empty, limit: 1, global: Infinity });
+  assert.ok((await take.commit()).ok);
+  // The same read again: the checked instance counter moved, so the commit fails.
+  const stale = kv.atomic();
+  takeSlot(stale, { instance: "a", slots: empty, limit: 1, global: Infinity });
+  assert.equal((await stale.commit()).ok, false);
+  const one = await readSlots(kv, "a");
+  assert.equal(slotsFull(one, { limit: 1, global: Infinity }), "full");
+  assert.equal(slotsFull(one, { limit: 2, global: 1 }), "global");
+  assert.equal(await readTotalSlots(kv), 1);
+  const back = kv.atomic();
+  releaseSlot(back, "a");
+  assert.ok((await back.commit()).ok);
+  assert.equal(slotsFull(await readSlots(kv, "a"), { limit: 1, global: 1 }), null);
 });
