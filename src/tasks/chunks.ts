@@ -64,7 +64,10 @@ export async function readText(kv: Deno.Kv, at: TextAt & { chunks: number }): Pr
   const parts: string[] = [];
   const iter = kv.list<string>({ prefix: chunkPrefix(at.id, at) });
   for await (const entry of iter) parts[entry.key[4] as number] = entry.value;
-  if (parts.length < at.chunks || parts.some((p) => p === undefined)) {
+  // An index loop, not `some`: `some` skips the holes a missing middle chunk leaves.
+  let complete = parts.length === at.chunks;
+  for (let i = 0; complete && i < at.chunks; i++) complete = parts[i] !== undefined;
+  if (!complete) {
     throw new BridgeError("internal", `Stored ${at.kind} of task ${at.id} is incomplete.`, "");
   }
   return parts.join("");

@@ -23,7 +23,14 @@ Deno.test("chunks: written in several commits, read back whole; a missing chunk 
   const parts = chunk(text);
   await writeChunks(kv, at, parts);
   assert.equal(await readText(kv, { ...at, chunks: parts.length }), text);
-  // A missing last chunk is noticed (a gap in the middle is not: `some` skips holes).
+  // A missing chunk in the middle is noticed (the text would come back silently shortened)...
+  await kv.delete(["chunk", "t1", "result", 1, 5]);
+  await assert.rejects(
+    readText(kv, { ...at, chunks: parts.length }),
+    (e) => e instanceof BridgeError && e.code === "internal",
+  );
+  // ...and so is a missing last one.
+  await writeChunks(kv, at, parts);
   await kv.delete(["chunk", "t1", "result", 1, parts.length - 1]);
   await assert.rejects(
     readText(kv, { ...at, chunks: parts.length }),
