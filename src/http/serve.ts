@@ -13,6 +13,9 @@ import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
 import { createApp } from "./app.ts";
 import { isLoopback } from "./guards.ts";
+import { relisten } from "./relisten.ts";
+
+export { RELISTEN_FIRST_MS, RELISTEN_MAX_MS } from "./relisten.ts";
 
 /** Milliseconds shutdown waits for open connections to drain before it returns anyway. */
 export const SHUTDOWN_MS = 10_000;
@@ -97,26 +100,12 @@ function displayUrl(addr: Deno.NetAddr): string {
   return `http://${host}:${addr.port}`;
 }
 
-/** First wait before listening again after the listener failed. */
-export const RELISTEN_FIRST_MS = 100;
-/** Longest wait between attempts to listen again (doubling from the first). */
-export const RELISTEN_MAX_MS = 2_000;
-/** A listener that served this long before failing starts the backoff over. */
-const RELISTEN_STABLE_MS = 30_000;
-
-/** `name: message` of an error, never its stack. */
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
 /**
  * Serves until a shutdown signal; resolves once stopped. Call {@linkcode checkExposure} first.
  *
- * Deno's server stops accepting for good on an accept error (EMFILE "Too many
- * open files" when idle connections use up the process's file handles):
- * `finished` rejects and the listener closes, while accepted connections stay
- * open. We log it, wait (backing off) and listen again on the same port, until
- * shutdown. Only the first bind's failure is an error to the caller.
+ * A listener that fails (out of file handles) is opened again on the same
+ * port until shutdown ({@linkcode relisten}); only the first bind's failure
+ * is an error to the caller.
  */
 export async function serveHttp(options: ServeOptions): Promise<void> {
   const { config, log } = options;
@@ -124,119 +113,107 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   let listened = "";
   const issuer = () => config.auth.issuerUrl ?? listened;
   const { app, sessions } = await createApp({ ...options, issuer });
-  const stopping = new AbortController();
-  // Listeners not yet finished, each with its own abort: one that failed is
-  // dropped, so a long accept-error storm holds no dead servers or listeners.
-  const live = new Map<Deno.HttpServer, AbortController>();
-  const listen = (port: number, onListen: (addr: Deno.NetAddr) => void): Deno.HttpServer => {
-    const controller = new AbortController();
-    const server = Deno.serve({
-      hostname: config.host,
-      port,
-      signal: controller.signal,
-      onListen: (addr) => onListen(addr as Deno.NetAddr),
-    }, app.fetch);
-    live.set(server, controller);
-    server.finished.finally(() => live.delete(server)).catch(() => {});
-    return server;
-  };
+  const listeners = listenerPool(config.host, app.fetch);
   let first: Deno.HttpServer;
   try {
-    first = listen(config.port, (addr) => {
-      const url = displayUrl(addr);
-      listened = url;
-      if (
-        config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer()).hostname)
-      ) {
-        log.warn("oauth_issuer_loopback", {
-          message:
-            "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
-        });
-      }
-      log.info("listening", { url, mcp: `${url}/mcp`, port: addr.port });
-      console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
+    first = listeners.listen(config.port, (addr) => {
+      listened = displayUrl(addr);
+      announce(config, log, { url: listened, port: addr.port });
     });
   } catch (error) {
     await sessions?.close();
     throw bindError(error, config);
   }
-  // Listening again reuses the port we got (port 0 included).
-  const port = (first.addr as Deno.NetAddr).port;
 
+  const stopping = new AbortController();
   const stop = () => {
     if (stopping.signal.aborted) return;
     stopping.abort();
-    for (const controller of live.values()) controller.abort();
+    listeners.abortAll();
     log.info("shutting_down", { sessions: sessions?.size ?? 0 });
     options.shutdown.abort();
     sessions?.close();
   };
-  const signals = ["SIGTERM", "SIGINT"] as const;
-  for (const signal of signals) {
+  const unwatch = onStopSignals(stop);
+  options.shutdown.signal.addEventListener("abort", stop);
+  // Listening again reuses the port we got (port 0 included).
+  const port = (first.addr as Deno.NetAddr).port;
+  await relisten(first, { port, listen: listeners.listen, signal: stopping.signal, log });
+  // Stopping: connections drain (stop() closed the sessions and their streams),
+  // bounded by SHUTDOWN_MS for anything still holding on.
+  await listeners.drained(SHUTDOWN_MS);
+  unwatch();
+  await sessions?.close();
+}
+
+/** Logs (and prints) where MCP is served; warns about a loopback issuer on a public bind. */
+function announce(config: Config, log: Logger, at: { url: string; port: number }): void {
+  const { url, port } = at;
+  const issuer = config.auth.issuerUrl ?? url;
+  if (config.auth.enabled && !isLoopback(config.host) && isLoopback(new URL(issuer).hostname)) {
+    log.warn("oauth_issuer_loopback", {
+      message:
+        "OAuth is on and the issuer is a loopback URL while serving a non-loopback address; set MCP_ISSUER_URL to the public URL clients use",
+    });
+  }
+  log.info("listening", { url, mcp: `${url}/mcp`, port });
+  console.error(`openclaw-mcp: serving MCP (Streamable HTTP) at ${url}/mcp`);
+}
+
+/**
+ * The listeners not yet finished, each with its own abort: one that failed
+ * is dropped, so a long accept-error storm holds no dead servers.
+ */
+function listenerPool(hostname: string, fetch: Deno.ServeHandler) {
+  const live = new Map<Deno.HttpServer, AbortController>();
+  return {
+    /** Listens on `port` (throws when it cannot), calling `onListen` with the bound address. */
+    listen(port: number, onListen: (addr: Deno.NetAddr) => void): Deno.HttpServer {
+      const controller = new AbortController();
+      const server = Deno.serve({
+        hostname,
+        port,
+        signal: controller.signal,
+        onListen: (addr) => onListen(addr as Deno.NetAddr),
+      }, fetch);
+      live.set(server, controller);
+      server.finished.finally(() => live.delete(server)).catch(() => {});
+      return server;
+    },
+    /** Stops every listener accepting; their open connections drain. */
+    abortAll(): void {
+      for (const controller of live.values()) controller.abort();
+    },
+    /** Resolves once every listener has finished, or after `ms` at the latest. */
+    async drained(ms: number): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...live.keys()].map((s) => s.finished)),
+        new Promise((r) => timer = setTimeout(r, ms)),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/** Calls `stop` on SIGTERM and SIGINT; returns the function that stops listening for them. */
+function onStopSignals(stop: () => void): () => void {
+  for (const signal of STOP_SIGNALS) {
     try {
       Deno.addSignalListener(signal, stop);
     } catch {
       // Not every platform has every signal.
     }
   }
-  options.shutdown.signal.addEventListener("abort", stop);
-  const stopped = new Promise<"stopped">((r) =>
-    stopping.signal.addEventListener("abort", () => r("stopped"), { once: true })
-  );
-  const pause = (ms: number) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([stopped, new Promise((r) => timer = setTimeout(r, ms))])
-      .finally(() => clearTimeout(timer));
+  return () => {
+    for (const signal of STOP_SIGNALS) {
+      try {
+        Deno.removeSignalListener(signal, stop);
+      } catch {
+        // See above.
+      }
+    }
   };
-
-  let current: Deno.HttpServer | undefined = first;
-  let failure: unknown;
-  let failures = 0;
-  while (!stopping.signal.aborted) {
-    if (current) {
-      const since = performance.now();
-      const outcome = await Promise.race([
-        current.finished.then(() => new Error("the listener closed"), (error: unknown) => error),
-        stopped,
-      ]);
-      if (outcome === "stopped" || stopping.signal.aborted) break;
-      failure = outcome;
-      if (performance.now() - since >= RELISTEN_STABLE_MS) failures = 0;
-    }
-    failures++;
-    const retryMs = Math.min(RELISTEN_MAX_MS, RELISTEN_FIRST_MS * 2 ** (failures - 1));
-    log.error("http_listener_failed", {
-      error: describe(failure),
-      port,
-      failures,
-      retry_ms: retryMs,
-      hint: failure instanceof Error && /os error 24\b/.test(failure.message)
-        ? "out of file handles: idle connections hold them; raise the limit (ulimit -n, LimitNOFILE) and cap connections in the reverse proxy"
-        : undefined,
-    });
-    await pause(retryMs);
-    if (stopping.signal.aborted) break;
-    try {
-      current = listen(port, () => log.info("http_listener_resumed", { port, failures }));
-    } catch (error) {
-      current = undefined;
-      failure = error;
-    }
-  }
-  // Stopping: connections drain (stop() closed the sessions and their streams),
-  // bounded by SHUTDOWN_MS for anything still holding on.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.allSettled([...live.keys()].map((s) => s.finished)),
-    new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS)),
-  ]);
-  clearTimeout(timer);
-  for (const signal of signals) {
-    try {
-      Deno.removeSignalListener(signal, stop);
-    } catch {
-      // See above.
-    }
-  }
-  await sessions?.close();
 }
