@@ -65,12 +65,12 @@ export async function readText(kv: Deno.Kv, at: TextAt & { chunks: number }): Pr
   const iter = kv.list<string>({ prefix: chunkPrefix(at.id, at) });
   for await (const entry of iter) parts[entry.key[4] as number] = entry.value;
   // An index loop, not `some`: `some` skips the holes a missing middle chunk leaves.
-  let complete = parts.length === at.chunks;
+  let complete = parts.length >= at.chunks;
   for (let i = 0; complete && i < at.chunks; i++) complete = parts[i] !== undefined;
   if (!complete) {
     throw new BridgeError("internal", `Stored ${at.kind} of task ${at.id} is incomplete.`, "");
   }
-  return parts.join("");
+  return parts.slice(0, at.chunks).join("");
 }
 
 /** The reply so far of a running task's current attempt ("" if none yet). */
