@@ -16,6 +16,7 @@
 import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { utf8Bytes } from "../utf8.ts";
 
 /** Default events kept per stream; beyond it the oldest is dropped, and a resume replays only what is left. */
 export const EVENTS_PER_STREAM = 256;
@@ -57,21 +58,6 @@ interface Stream {
   lastAt: number;
   /** When a response was last stored with nothing after it; null while active. */
   finishedAt: number | null;
-}
-
-/** UTF-8 length of a string, without encoding it. */
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) n += 1;
-    else if (code < 0x800) n += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 function isResponse(message: JSONRPCMessage): boolean {
@@ -134,7 +120,7 @@ export class BoundedEventStore implements EventStore {
     }
     const seq = ++this.#seq;
     const id = `${streamId}_${seq}`;
-    const bytes = utf8Length(JSON.stringify(message));
+    const bytes = utf8Bytes(JSON.stringify(message));
     stream.events.push({ id, seq, message, bytes, at });
     stream.lastAt = at;
     stream.finishedAt = isResponse(message) ? at : null;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { utf8Bytes } from "../utf8.ts";
 import { BridgeError } from "../errors.ts";
 import { counter } from "./counters.ts";
 import { countKey, pendingBytesKey } from "./keys.ts";
@@ -26,19 +27,7 @@ export interface PendingUsage {
   bytes: Deno.KvEntryMaybe<Deno.KvU64>;
 }
 
-/**
- * UTF-8 length of `text` without encoding it: a lone surrogate counts as
- * the 3 bytes of the U+FFFD that replaces it, as `TextEncoder` does.
- */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const point = text.codePointAt(i)!;
-    if (point >= 0x10000) i++;
-    bytes += point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
-  }
-  return bytes;
-}
+export { utf8Bytes };
 
 /** Both of the owner's quota counters, in one read. */
 export async function readPendingUsage(kv: Deno.Kv, owner: string): Promise<PendingUsage> {
