@@ -140,7 +140,7 @@ function chatAsyncTool(deps: TaskToolDeps): Tool {
       status: statusEnum,
       instance: z.string(),
       position: z.number().nullable().describe(
-        "Your own pending tasks ahead of this one (other callers' tasks are served in turn and not counted); null if over 1,000",
+        "Your own pending tasks on the same instance ahead of this one (other callers' tasks are served in turn and not counted); null if over 1,000",
       ),
     }),
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
@@ -169,7 +169,7 @@ function taskStatusTool(store: Pick<TaskStore, "get" | "position" | "partial" | 
     output: z.object({
       ...summaryShape,
       position: z.number().nullable().describe(
-        "While pending: your own pending tasks ahead of this one",
+        "While pending: your own pending tasks on the same instance ahead of this one",
       ),
       partial_reply: z.string().nullable(),
       reply: z.string().nullable(),
