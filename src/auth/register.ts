@@ -14,7 +14,7 @@ import { z } from "zod";
 // @ts-types="@modelcontextprotocol/sdk/shared/auth"
 import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { TokenBuckets } from "../token_bucket.ts";
-import { MAX_CLIENT_NAME_LENGTH, type OAuthContext } from "./context.ts";
+import { MAX_CLIENT_NAME_LENGTH, type OAuthContext, type OAuthLimits } from "./context.ts";
 import { sha256Hex } from "./crypto.ts";
 import { parseFields } from "./form.ts";
 import {
@@ -27,7 +27,7 @@ import {
 } from "./oauth_error.ts";
 import { displayText } from "./pages.ts";
 import { isSafeRedirect } from "./redirect_policy.ts";
-import { MAX_URI_LENGTH } from "./store.ts";
+import { MAX_URI_LENGTH, type OAuthClient, type RegisterRefusal } from "./store.ts";
 
 const REDIRECT_URIS_RULE =
   `redirect_uris must list 1-10 https (or loopback http) URLs of at most ${MAX_URI_LENGTH} characters.`;
@@ -54,82 +54,118 @@ export const RegistrationRequest = OAuthClientMetadataSchema.extend({
 /** The `POST /register` route. */
 export function registerRoutes(ctx: OAuthContext): Hono {
   const app = new Hono();
-  const { limits } = ctx;
-  const rate = new TokenBuckets(limits.registerPerMinute, ctx.now);
+  const rate = new TokenBuckets(ctx.limits.registerPerMinute, ctx.now);
 
   app.post("/register", async function register(c: Context) {
-    if (!ctx.auth.allowDcr) {
-      return oauthErrorResponse(
-        new RegistrationDisabledError(
-          "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
-        ),
-      );
-    }
+    if (!ctx.auth.allowDcr) return registrationDisabled();
     const address = ctx.addressOf(c);
     if (!rate.take(address).ok) {
       return oauthErrorResponse(
         new TooManyRequestsError("Too many registrations; retry in a minute."),
       );
     }
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return oauthErrorResponse(
-        new InvalidClientMetadataError("The body must be JSON client metadata."),
-      );
-    }
-    const parsed = parseFields(RegistrationRequest, body);
-    if (!parsed.ok) {
-      return oauthErrorResponse(
-        parsed.field === "redirect_uris"
-          ? new InvalidRedirectUriError(REDIRECT_URIS_RULE)
-          : new InvalidClientMetadataError(parsed.message),
-      );
-    }
-    const meta = parsed.value;
-    const method = meta.token_endpoint_auth_method;
-    // Stored already neutralised, so logs and pages never see hidden controls.
-    const name = displayText(meta.client_name ?? "").slice(0, MAX_CLIENT_NAME_LENGTH).trim() ||
-      "Unnamed application";
+    const meta = await readMetadata(c);
+    if (meta instanceof Response) return meta;
+    const name = clientName(meta.client_name);
     const registered = await ctx.store.registerClient(
       {
         redirectUris: meta.redirect_uris,
         name,
-        authMethod: method,
+        authMethod: meta.token_endpoint_auth_method,
         registeredBy: await sha256Hex(address),
       },
-      limits,
+      ctx.limits,
     );
-    if (registered === "address_full") {
-      return oauthErrorResponse(
-        new TooManyRequestsError(
-          `Your address has ${limits.maxPendingPerAddress} registrations awaiting approval; approve one or wait until they expire (${
-            Math.round(limits.pendingTtlMs / 60_000)
-          } min).`,
-        ),
-        60,
-      );
-    }
-    if (registered === "busy") {
-      return oauthErrorResponse(
-        new TemporarilyUnavailableError("Registration is busy; retry in a few seconds."),
-        5,
-      );
-    }
-    ctx.log.info("oauth_client_registered", { client: registered.client.clientId, method });
-    return Response.json({
-      client_id: registered.client.clientId,
-      ...(registered.secret
-        ? { client_secret: registered.secret, client_secret_expires_at: 0 }
-        : {}),
-      client_id_issued_at: Math.floor(ctx.now() / 1000),
-      client_name: name,
-      redirect_uris: meta.redirect_uris,
-      token_endpoint_auth_method: method,
-      grant_types: meta.grant_types,
-      response_types: ["code"],
-    }, { status: 201, headers: { "cache-control": "no-store" } });
+    if (typeof registered === "string") return registrationRefused(ctx.limits, registered);
+    ctx.log.info("oauth_client_registered", {
+      client: registered.client.clientId,
+      method: meta.token_endpoint_auth_method,
+    });
+    return registrationResponse(ctx, { ...registered, meta, name });
   });
   return app;
+}
+
+/** The client metadata a registration sends. */
+type Metadata = z.infer<typeof RegistrationRequest>;
+
+const registrationDisabled = () =>
+  oauthErrorResponse(
+    new RegistrationDisabledError(
+      "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
+    ),
+  );
+
+/** The body as client metadata; or the OAuth error refusing it. */
+async function readMetadata(c: Context): Promise<Metadata | Response> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    return oauthErrorResponse(
+      new InvalidClientMetadataError("The body must be JSON client metadata."),
+    );
+  }
+  const parsed = parseFields(RegistrationRequest, body);
+  if (!parsed.ok) {
+    return oauthErrorResponse(
+      parsed.field === "redirect_uris"
+        ? new InvalidRedirectUriError(REDIRECT_URIS_RULE)
+        : new InvalidClientMetadataError(parsed.message),
+    );
+  }
+  return parsed.value;
+}
+
+/** The name to store: stored already neutralised, so logs and pages never see hidden controls. */
+function clientName(asked: string | undefined): string {
+  return displayText(asked ?? "").slice(0, MAX_CLIENT_NAME_LENGTH).trim() ||
+    "Unnamed application";
+}
+
+/** Why the store refused the registration, as an OAuth error with a `Retry-After`. */
+function registrationRefused(limits: OAuthLimits, refusal: RegisterRefusal): Response {
+  if (refusal === "address_full") {
+    return oauthErrorResponse(
+      new TooManyRequestsError(
+        `Your address has ${limits.maxPendingPerAddress} registrations awaiting approval; approve one or wait until they expire (${
+          Math.round(limits.pendingTtlMs / 60_000)
+        } min).`,
+      ),
+      60,
+    );
+  }
+  return oauthErrorResponse(
+    new TemporarilyUnavailableError("Registration is busy; retry in a few seconds."),
+    5,
+  );
+}
+
+/** What {@linkcode registrationResponse} tells the client. */
+interface Registered {
+  /** The stored client. */
+  client: OAuthClient;
+  /** Its secret in plaintext, shown this once; null for a public client. */
+  secret: string | null;
+  /** The metadata it registered with. */
+  meta: Metadata;
+  /** The name stored for it. */
+  name: string;
+}
+
+/** The 201 registration response (RFC 7591 §3.2.1). */
+function registrationResponse(
+  ctx: OAuthContext,
+  { client, secret, meta, name }: Registered,
+): Response {
+  return Response.json({
+    client_id: client.clientId,
+    ...(secret ? { client_secret: secret, client_secret_expires_at: 0 } : {}),
+    client_id_issued_at: Math.floor(ctx.now() / 1000),
+    client_name: name,
+    redirect_uris: meta.redirect_uris,
+    token_endpoint_auth_method: meta.token_endpoint_auth_method,
+    grant_types: meta.grant_types,
+    response_types: ["code"],
+  }, { status: 201, headers: { "cache-control": "no-store" } });
 }

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { clientRequest } from "./clients.ts";
 import { type OAuthContext, SCOPE } from "./context.ts";
 import { s256, safeEqual } from "./crypto.ts";
-import { parseFields } from "./form.ts";
+import { type Form, parseFields } from "./form.ts";
 import {
   InvalidGrantError,
   InvalidRequestError,
@@ -56,77 +56,95 @@ function tokenResponse(tokens: IssuedTokens): Response {
 /** The `POST /token` route. */
 export function tokenRoutes(ctx: OAuthContext): Hono {
   const app = new Hono();
-  const { store, log } = ctx;
-
-  async function authorizationCode(client: OAuthClient, form: unknown): Promise<Response> {
-    const parsed = parseFields(AuthorizationCodeGrant, form);
-    if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
-    const grant = parsed.value;
-    const record = await store.redeemCode(grant.code);
-    if (record === "replayed") {
-      log.warn("oauth_code_replayed", { client: client.clientId });
-      return oauthErrorResponse(
-        new InvalidGrantError("The code was already used; tokens issued with it are revoked."),
-      );
-    }
-    if (record === "invalid" || record.clientId !== client.clientId) {
-      return oauthErrorResponse(new InvalidGrantError("The code is invalid or expired."));
-    }
-    if (record.redirectUri !== grant.redirect_uri) {
-      return oauthErrorResponse(
-        new InvalidGrantError("redirect_uri does not match the authorization request."),
-      );
-    }
-    if (!(await safeEqual(await s256(grant.code_verifier), record.challenge))) {
-      return oauthErrorResponse(
-        new InvalidGrantError("code_verifier does not match the code_challenge."),
-      );
-    }
-    if (grant.resource && grant.resource.replace(/\/+$/, "") !== record.resource) {
-      return oauthErrorResponse(new InvalidTargetError(`resource must be ${record.resource}`));
-    }
-    const tokens = await store.issueTokens(
-      {
-        clientId: client.clientId,
-        family: record.family,
-        resource: record.resource,
-        scope: record.scope,
-      },
-      ctx.ttls,
-    );
-    if (client.kind === "dcr") await store.touchClient(client.clientId, ctx.limits);
-    log.info("oauth_tokens_issued", { client: client.clientId, grant: "authorization_code" });
-    return tokenResponse(tokens);
-  }
-
-  async function refreshToken(client: OAuthClient, form: unknown): Promise<Response> {
-    const parsed = parseFields(RefreshTokenGrant, form);
-    if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
-    const result = await store.rotateRefresh(parsed.value.refresh_token, client.clientId, ctx.ttls);
-    if (result === "reused") {
-      log.warn("oauth_refresh_reused", { client: client.clientId });
-      return oauthErrorResponse(
-        new InvalidGrantError("The refresh token was already used; its family is revoked."),
-      );
-    }
-    if (result === "invalid") {
-      return oauthErrorResponse(
-        new InvalidGrantError("The refresh token is invalid, expired or revoked."),
-      );
-    }
-    if (client.kind === "dcr") await store.touchClient(client.clientId, ctx.limits);
-    return tokenResponse(result);
-  }
-
   app.post("/token", async function token(c: Context) {
     const request = await clientRequest(ctx, c);
     if (request instanceof Response) return request;
-    const { client, form } = request;
-    const grant = parseFields(GrantType, form);
+    const grant = parseFields(GrantType, request.form);
     if (!grant.ok) return oauthErrorResponse(new UnsupportedGrantTypeError(grant.message));
     return grant.value.grant_type === "authorization_code"
-      ? await authorizationCode(client, form)
-      : await refreshToken(client, form);
+      ? await authorizationCode(ctx, request)
+      : await refreshToken(ctx, request);
   });
   return app;
+}
+
+/** An authenticated client's token request. */
+interface TokenRequest {
+  /** The client, authenticated. */
+  client: OAuthClient;
+  /** The request's form fields. */
+  form: Form;
+}
+
+/** The authorization_code grant: a code is redeemed once, by the client and verifier it names. */
+async function authorizationCode(
+  ctx: OAuthContext,
+  { client, form }: TokenRequest,
+): Promise<Response> {
+  const { store, log } = ctx;
+  const parsed = parseFields(AuthorizationCodeGrant, form);
+  if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
+  const grant = parsed.value;
+  const record = await store.redeemCode(grant.code);
+  if (record === "replayed") {
+    log.warn("oauth_code_replayed", { client: client.clientId });
+    return oauthErrorResponse(
+      new InvalidGrantError("The code was already used; tokens issued with it are revoked."),
+    );
+  }
+  if (record === "invalid" || record.clientId !== client.clientId) {
+    return oauthErrorResponse(new InvalidGrantError("The code is invalid or expired."));
+  }
+  if (record.redirectUri !== grant.redirect_uri) {
+    return oauthErrorResponse(
+      new InvalidGrantError("redirect_uri does not match the authorization request."),
+    );
+  }
+  if (!(await safeEqual(await s256(grant.code_verifier), record.challenge))) {
+    return oauthErrorResponse(
+      new InvalidGrantError("code_verifier does not match the code_challenge."),
+    );
+  }
+  if (grant.resource && grant.resource.replace(/\/+$/, "") !== record.resource) {
+    return oauthErrorResponse(new InvalidTargetError(`resource must be ${record.resource}`));
+  }
+  const tokens = await store.issueTokens(
+    {
+      clientId: client.clientId,
+      family: record.family,
+      resource: record.resource,
+      scope: record.scope,
+    },
+    ctx.ttls,
+  );
+  if (client.kind === "dcr") await store.touchClient(client.clientId, ctx.limits);
+  log.info("oauth_tokens_issued", { client: client.clientId, grant: "authorization_code" });
+  return tokenResponse(tokens);
+}
+
+/** The refresh_token grant: a new pair for the old refresh token, which is used up. */
+async function refreshToken(
+  ctx: OAuthContext,
+  { client, form }: TokenRequest,
+): Promise<Response> {
+  const parsed = parseFields(RefreshTokenGrant, form);
+  if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
+  const result = await ctx.store.rotateRefresh(
+    parsed.value.refresh_token,
+    client.clientId,
+    ctx.ttls,
+  );
+  if (result === "reused") {
+    ctx.log.warn("oauth_refresh_reused", { client: client.clientId });
+    return oauthErrorResponse(
+      new InvalidGrantError("The refresh token was already used; its family is revoked."),
+    );
+  }
+  if (result === "invalid") {
+    return oauthErrorResponse(
+      new InvalidGrantError("The refresh token is invalid, expired or revoked."),
+    );
+  }
+  if (client.kind === "dcr") await ctx.store.touchClient(client.clientId, ctx.limits);
+  return tokenResponse(result);
 }
