@@ -59,31 +59,39 @@ type BearerErrorBody = Omit<ErrorBody, "code"> & {
  * ```
  */
 export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandler> {
-  const { oauth } = options;
   const digests = await Promise.all(options.staticTokens.map(sha256Bytes));
   /** Why a token was refused, for the 401 of this request. */
   const refusals = new WeakMap<Context, string>();
-  const challenge = (error?: string, description?: string) => {
-    const parts = ['Bearer realm="openclaw-mcp"'];
-    if (oauth) {
-      parts.push(`resource_metadata="${oauth.resourceMetadataUrl()}"`, 'scope="mcp:tools"');
-    }
-    if (error) parts.push(`error="${error}"`);
-    if (description) parts.push(`error_description="${description}"`);
-    return parts.join(", ");
-  };
-  // Where a client gets a token it may send: what a 401's hint says. Asked
-  // per request, like the challenge: the metadata URL may follow the request.
-  const getToken = () =>
-    oauth
-      ? `Get an access token through OAuth: the resource metadata at ${oauth.resourceMetadataUrl()} names the authorization server${
-        options.staticTokens.length ? ", or use a token from the server's MCP_AUTH_TOKENS" : ""
-      }.`
-      : "Use one of the server's MCP_AUTH_TOKENS (its operator has them).";
-  const refusal = (error: BearerErrorBody["error"], message: string, hint = getToken()) =>
-    Response.json({ error, message, hint } satisfies BearerErrorBody, { status: 401 });
+  const check = bearerAuth({
+    verifyToken: tokenVerifier(options.oauth, { digests, refusals }),
+    ...refusalAnswers(options, refusals),
+  });
 
-  async function verifyToken(token: string, c: Context): Promise<boolean> {
+  return async function bearer(c, next) {
+    try {
+      return await check(c, next);
+    } catch (error) {
+      // bearerAuth throws its refusals; answer them here, whatever the app's onError does.
+      if (error instanceof HTTPException) return error.getResponse();
+      throw error;
+    }
+  };
+}
+
+/** What {@linkcode tokenVerifier} checks against, and where it says why it refused. */
+interface VerifierState {
+  /** SHA-256 of each static token. */
+  digests: Uint8Array[];
+  /** Why a token was refused, for the 401 of this request. */
+  refusals: WeakMap<Context, string>;
+}
+
+/** `verifyToken` for bearerAuth: a static token, else an OAuth token for this resource. */
+function tokenVerifier(
+  oauth: BearerOptions["oauth"],
+  { digests, refusals }: VerifierState,
+): (token: string, c: Context) => Promise<boolean> {
+  return async function verifyToken(token: string, c: Context): Promise<boolean> {
     const mine = await sha256Bytes(token);
     // Compare against every static token, in constant time, whether or not one matched.
     let isStatic = false;
@@ -99,37 +107,71 @@ export async function mcpBearer(options: BearerOptions): Promise<MiddlewareHandl
     }
     refusals.set(c, record ? OTHER_RESOURCE : INVALID);
     return false;
-  }
+  };
+}
 
-  const check = bearerAuth({
-    verifyToken,
+/** bearerAuth's three refusals: each a 401 with its challenge and a body that says what to do. */
+function refusalAnswers(options: BearerOptions, refusals: WeakMap<Context, string>) {
+  const { oauth } = options;
+  return {
     noAuthenticationHeader: {
-      wwwAuthenticateHeader: () => challenge(),
-      message: () => refusal("unauthorized", SEND_BEARER),
+      wwwAuthenticateHeader: () => challenge(oauth),
+      message: () => refusal({ error: "unauthorized", message: SEND_BEARER }, options),
     },
     invalidAuthenticationHeader: {
-      wwwAuthenticateHeader: () => challenge("invalid_request"),
-      message: () => refusal("invalid_request", SEND_BEARER),
+      wwwAuthenticateHeader: () => challenge(oauth, { error: "invalid_request" }),
+      message: () => refusal({ error: "invalid_request", message: SEND_BEARER }, options),
     },
     invalidToken: {
-      wwwAuthenticateHeader: (c) => challenge("invalid_token", refusals.get(c) ?? INVALID),
-      message: (c) => {
+      wwwAuthenticateHeader: (c: Context) =>
+        challenge(oauth, { error: "invalid_token", description: refusals.get(c) ?? INVALID }),
+      message: (c: Context) => {
         const why = refusals.get(c) ?? INVALID;
         const hint = why === OTHER_RESOURCE
           ? `Ask the authorization server for a token with resource=${oauth!.resource()}.`
-          : getToken();
-        return refusal("invalid_token", `${why}.`, hint);
+          : tokenHint(options);
+        return refusal({ error: "invalid_token", message: `${why}.`, hint }, options);
       },
     },
-  });
-
-  return async function bearer(c, next) {
-    try {
-      return await check(c, next);
-    } catch (error) {
-      // bearerAuth throws its refusals; answer them here, whatever the app's onError does.
-      if (error instanceof HTTPException) return error.getResponse();
-      throw error;
-    }
   };
+}
+
+/**
+ * The `WWW-Authenticate` challenge; with OAuth on, it names the resource
+ * metadata, asked per request like the hint.
+ */
+function challenge(
+  oauth: BearerOptions["oauth"],
+  { error, description }: { error?: string; description?: string } = {},
+): string {
+  const parts = ['Bearer realm="openclaw-mcp"'];
+  if (oauth) {
+    parts.push(`resource_metadata="${oauth.resourceMetadataUrl()}"`, 'scope="mcp:tools"');
+  }
+  if (error) parts.push(`error="${error}"`);
+  if (description) parts.push(`error_description="${description}"`);
+  return parts.join(", ");
+}
+
+/**
+ * Where a client gets a token it may send: what a 401's hint says. Asked
+ * per request, like the challenge: the metadata URL may follow the request.
+ */
+function tokenHint({ oauth, staticTokens }: BearerOptions): string {
+  return oauth
+    ? `Get an access token through OAuth: the resource metadata at ${oauth.resourceMetadataUrl()} names the authorization server${
+      staticTokens.length ? ", or use a token from the server's MCP_AUTH_TOKENS" : ""
+    }.`
+    : "Use one of the server's MCP_AUTH_TOKENS (its operator has them).";
+}
+
+/** A 401 with its body; the hint is {@linkcode tokenHint} unless the body brings its own. */
+function refusal(
+  { error, message, hint }: Omit<BearerErrorBody, "hint"> & { hint?: string },
+  options: BearerOptions,
+): Response {
+  return Response.json(
+    { error, message, hint: hint ?? tokenHint(options) } satisfies BearerErrorBody,
+    { status: 401 },
+  );
 }
