@@ -82,7 +82,18 @@ export class CimdResolver {
     }
     const cached = this.#cache.get(id);
     if (cached && cached.until > this.#o.now()) return cached.client;
-    let text: string;
+    const text = await this.#fetchDocument(id);
+    if (typeof text !== "string") return text;
+    const parsed = parseDocument(text);
+    if ("error" in parsed) return parsed;
+    const client = clientOfDocument(id, parsed.doc);
+    if ("error" in client) return client;
+    this.#remember(id, client);
+    return client;
+  }
+
+  /** The document's text, read up to the size cap; or why it could not be. */
+  async #fetchDocument(id: string): Promise<string | Refusal> {
     try {
       const response = await this.#o.fetch(id, {
         redirect: "error",
@@ -93,49 +104,72 @@ export class CimdResolver {
         await response.body?.cancel();
         return { error: `client metadata document answered HTTP ${response.status}` };
       }
-      text = await readCapped(response, this.#o.maxBytes);
+      return await readCapped(response, this.#o.maxBytes);
     } catch {
       return { error: "client metadata document could not be fetched" };
     }
-    let parsed;
-    try {
-      parsed = documentSchema.safeParse(JSON.parse(text));
-    } catch {
-      return { error: "client metadata document is not JSON" };
-    }
-    if (!parsed.success) {
-      return {
-        error:
-          `client metadata document lacks client_id or redirect_uris, or exceeds their limits (200-character name, 1-10 redirect URIs of at most ${MAX_URI_LENGTH} characters)`,
-      };
-    }
-    const doc = parsed.data;
-    if (doc.client_id !== id) return { error: "client metadata document names another client_id" };
-    if (!doc.redirect_uris.every(isSafeRedirect)) {
-      return {
-        error: "client metadata document lists a redirect URI that is not https or loopback",
-      };
-    }
-    if (doc.token_endpoint_auth_method && doc.token_endpoint_auth_method !== "none") {
-      return {
-        error:
-          "only public metadata-document clients (token_endpoint_auth_method none) are supported",
-      };
-    }
-    const client: OAuthClient = {
-      clientId: id,
-      secretHash: null,
-      redirectUris: doc.redirect_uris,
-      name: (doc.client_name && displayText(doc.client_name).trim()) || new URL(id).host,
-      authMethod: "none",
-      kind: "cimd",
-    };
+  }
+
+  /** Caches a resolved client, dropping the oldest entry when the cache is full. */
+  #remember(id: string, client: OAuthClient): void {
     // Ids are URLs an attacker may vary freely on an allowed host: keep the cache bounded.
     this.#cache.delete(id);
     if (this.#cache.size >= this.#o.cacheSize) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
     this.#cache.set(id, { client, until: this.#o.now() + this.#o.cacheMs });
-    return client;
   }
+}
+
+/** Why a client id does not resolve, as a sentence for people. */
+type Refusal = { error: string };
+
+/** A document's fields, as {@linkcode documentSchema} keeps them. */
+type MetadataDocument = z.infer<typeof documentSchema>;
+
+/**
+ * The document's fields, or why it is refused. Wrapped, as a document may
+ * well have a field named `error`.
+ */
+function parseDocument(text: string): { doc: MetadataDocument } | Refusal {
+  let parsed;
+  try {
+    parsed = documentSchema.safeParse(JSON.parse(text));
+  } catch {
+    return { error: "client metadata document is not JSON" };
+  }
+  if (!parsed.success) {
+    return {
+      error:
+        `client metadata document lacks client_id or redirect_uris, or exceeds their limits (200-character name, 1-10 redirect URIs of at most ${MAX_URI_LENGTH} characters)`,
+    };
+  }
+  return { doc: parsed.data };
+}
+
+/** The public client a document at `id` describes, unless the document refuses it. */
+function clientOfDocument(
+  id: string,
+  doc: MetadataDocument,
+): OAuthClient | Refusal {
+  if (doc.client_id !== id) return { error: "client metadata document names another client_id" };
+  if (!doc.redirect_uris.every(isSafeRedirect)) {
+    return {
+      error: "client metadata document lists a redirect URI that is not https or loopback",
+    };
+  }
+  if (doc.token_endpoint_auth_method && doc.token_endpoint_auth_method !== "none") {
+    return {
+      error:
+        "only public metadata-document clients (token_endpoint_auth_method none) are supported",
+    };
+  }
+  return {
+    clientId: id,
+    secretHash: null,
+    redirectUris: doc.redirect_uris,
+    name: (doc.client_name && displayText(doc.client_name).trim()) || new URL(id).host,
+    authMethod: "none",
+    kind: "cimd",
+  };
 }
