@@ -143,7 +143,7 @@ function registrationRefused(limits: OAuthLimits, refusal: RegisterRefusal): Res
 
 /** What {@linkcode registrationResponse} tells the client. */
 interface Registered {
-  /** The stored client. */
+  /** The client as stored (unapproved until the owner consents). */
   client: OAuthClient;
   /** Its secret in plaintext, shown this once; null for a public client. */
   secret: string | null;

@@ -16,9 +16,9 @@ export const CHUNKS_PER_COMMIT = 10;
 
 /** Where a text's chunks go: the task, the kind of text and the attempt. */
 export interface TextAt {
-  /** Task id. */
+  /** The task the text belongs to. */
   id: string;
-  /** Which text. */
+  /** Which text: the message, the final reply, or the reply so far. */
   kind: ChunkKind;
   /** Attempt the text belongs to (0 for the message). */
   attempt: number;

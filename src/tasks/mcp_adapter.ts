@@ -55,7 +55,7 @@ export function mcpTask(task: TaskRecord, ttlMs: number): Task {
 
 /** Options for {@linkcode KvMcpTaskStore}. */
 export interface McpAdapterOptions {
-  /** The shared store. */
+  /** The same store the `openclaw_task_*` tools use, so both views agree. */
   store: TaskStore;
   /** Whose tasks this connection sees. */
   owner: string;

@@ -25,7 +25,7 @@ export const PARTIAL_INTERVAL_MS = 500;
 
 /** Runner settings. */
 export interface RunnerOptions {
-  /** The store. */
+  /** Where tasks are claimed from and settled; shared with every other runner on the KV. */
   store: TaskStore;
   /** Gateway clients. */
   gateways: GatewayRegistry;

@@ -134,7 +134,7 @@ export interface TaskStoreOptions {
 
 /** The task store. All methods are safe to call from many processes on one KV. */
 export class TaskStore {
-  /** The KV handle. */
+  /** The KV the store reads and writes (shared with the runner's housekeeping). */
   readonly kv: Deno.Kv;
   #ctx: StoreContext;
   #newId: () => string;
@@ -144,7 +144,7 @@ export class TaskStore {
   /** Submits of one owner in this process wait for each other (fewer KV conflicts). */
   #submitting = new Map<string, Promise<unknown>>();
 
-  /** Wraps an open KV. */
+  /** Wraps an open KV; the caller owns it and closes it after stopping the runner. */
   constructor(kv: Deno.Kv, options: TaskStoreOptions = {}) {
     this.kv = kv;
     this.#ctx = {

@@ -22,9 +22,9 @@ export interface Submission {
   message: string;
   /** Gateway instance. */
   instance: string;
-  /** Conversation key. */
+  /** The caller's `session_id`, stored as given (namespaced only on the way to the gateway). */
   sessionId?: string | null;
-  /** Agent id. */
+  /** OpenClaw agent; null or absent for the instance's default. */
   agent?: string | null;
   /** −100..100. */
   priority?: number;

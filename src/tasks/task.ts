@@ -40,25 +40,25 @@ export interface TaskResultMeta {
 
 /** The stored task (without message or reply text). */
 export interface TaskRecord {
-  /** Task id. */
+  /** A UUID; ids from callers are checked (`checkTaskId`) before any KV read. */
   id: string;
-  /** Who may see it. */
+  /** The principal that submitted it; any other principal is told "not found". */
   owner: string;
   /** Lifecycle state. */
   status: TaskStatus;
   /** Gateway instance name. */
   instance: string;
-  /** Conversation key. */
+  /** The caller's own `session_id` (the gateway may see it namespaced). */
   sessionId: string | null;
-  /** Agent id. */
+  /** OpenClaw agent asked for; null for the instance's default. */
   agent: string | null;
   /** −100..100, higher runs first. */
   priority: number;
-  /** Epoch ms. */
+  /** When it was queued, epoch ms (orders a principal's tasks of equal priority). */
   createdAt: number;
   /** Epoch ms of the current attempt's start. */
   startedAt: number | null;
-  /** Epoch ms. */
+  /** When it reached a terminal status, epoch ms; null before. */
   finishedAt: number | null;
   /** Epoch ms of the last change. */
   updatedAt: number;
@@ -92,7 +92,7 @@ export interface TaskRecord {
 
 /** A claimed task and the versionstamp its runner must present. */
 export interface Claim {
-  /** The task as claimed. */
+  /** The task as claimed (status running, attempt counted, lease set). */
   task: TaskRecord;
   /** Versionstamp of the task record. */
   versionstamp: string;

@@ -25,7 +25,7 @@ import { checkTaskId, type Claim, isTerminal, type TaskRecord, type TaskStatus }
 
 /** What every store operation works with: the KV, the clock and the lifetimes. */
 export interface StoreContext {
-  /** The KV handle. */
+  /** Where the commit goes. */
   kv: Deno.Kv;
   /** Clock, epoch ms. */
   now: () => number;
@@ -37,11 +37,11 @@ export interface StoreContext {
 
 /** A change of one task: the record as read, its versionstamp, and what it becomes. */
 export interface Transition {
-  /** The record as read. */
+  /** The record as read; its versionstamp guards the commit. */
   prev: TaskRecord;
   /** The versionstamp it was read at. */
   versionstamp: string;
-  /** The record to write. */
+  /** The record to write in its place; indexes and counters follow its status. */
   next: TaskRecord;
   /** More writes (and checks) for the same commit. */
   extra?: (op: Deno.AtomicOperation) => void;
