@@ -5,10 +5,15 @@
  * owner across all pages, addresses and replicas), plus a per-address rate
  * in this process. The CSRF form token must match its HttpOnly cookie.
  *
+ * While the owner-wide lock is on, the owner's recognised browser (the
+ * owner-device cookie set after an approval with the password) may still try
+ * the password: per page as usual, and within its own budget
+ * ({@linkcode OWNER_DEVICE_ATTEMPTS} an hour) instead of the owner-wide one.
+ *
  * @module
  */
 import { type Context, Hono } from "hono";
-import { getCookie } from "hono/cookie";
+import { generateCookie, getCookie } from "hono/cookie";
 import { z } from "zod";
 import { TokenBuckets } from "../token_bucket.ts";
 import { CONSENT_COOKIE } from "./authorize.ts";
@@ -17,9 +22,24 @@ import { resolveClient } from "./clients.ts";
 import { issueCode, type OAuthContext, type OAuthLimits, redirectBack } from "./context.ts";
 import { safeEqual, sha256Hex } from "./crypto.ts";
 import { parseFields, readForm } from "./form.ts";
+import { OWNER_DEVICE_ATTEMPTS, OWNER_DEVICE_TTL_MS } from "./lockout.ts";
 import { AccessDeniedError, oauthErrorParams } from "./oauth_error.ts";
 import { consentPage, errorPage, pageResponse, whenText } from "./pages.ts";
 import type { AuthorizationRequest } from "./store.ts";
+
+/** The cookie by which the owner's browser is recognised after an approval from it. */
+export const OWNER_DEVICE_COOKIE = "openclaw_owner_device";
+
+/** The `Set-Cookie` value that recognises the owner's browser by `token`. */
+export function ownerDeviceCookie(token: string, secure: boolean): string {
+  return generateCookie(OWNER_DEVICE_COOKIE, token, {
+    httpOnly: true,
+    sameSite: "Strict",
+    secure,
+    path: "/authorize",
+    maxAge: OWNER_DEVICE_TTL_MS / 1000,
+  });
+}
 
 /** The consent form; a missing form token is refused as CSRF below, not here. */
 const ConsentForm = z.object({
@@ -63,6 +83,21 @@ function ownerLocked(ctx: OAuthContext, retryAt: number): Response {
   );
 }
 
+/** A 429 for the owner's browser once its own attempts during the lock are spent. */
+function deviceLocked(ctx: OAuthContext, retryAt: number): Response {
+  const seconds = Math.max(1, Math.ceil((retryAt - ctx.now()) / 1000));
+  return pageResponse(
+    errorPage(
+      "Password locked",
+      `The owner password is locked, and this browser has used its ${OWNER_DEVICE_ATTEMPTS} attempts for the hour; try again ${
+        whenText(seconds, retryAt)
+      }. Your password was not checked.`,
+    ),
+    429,
+    seconds,
+  );
+}
+
 /** The `POST /authorize` route. */
 export function consentRoutes(ctx: OAuthContext): Hono {
   const app = new Hono();
@@ -77,12 +112,12 @@ export function consentRoutes(ctx: OAuthContext): Hono {
     if (!passwordLimit.take(ctx.addressOf(c)).ok) {
       return tooMany("Too many password attempts; wait a minute and try again.");
     }
-    const attempt = await reserveAttempt(ctx, answer.id);
-    if (attempt instanceof Response) return attempt;
+    const turn = await reserveAttempt(ctx, c, answer.id);
+    if (turn instanceof Response) return turn;
     if (!(await safeEqual(answer.form.password, password))) {
-      return await wrongPassword(ctx, answer, attempt);
+      return await wrongPassword(ctx, answer, turn.attempt);
     }
-    return await approve(ctx, answer);
+    return await approve(ctx, c, answer, turn);
   });
   return app;
 }
@@ -124,15 +159,27 @@ async function deny(ctx: OAuthContext, { id, request }: Answer): Promise<Respons
   });
 }
 
+/** A password attempt that may be checked. */
+interface Turn {
+  /** The attempt's number on this consent page. */
+  attempt: number;
+  /** The owner's browser it came through while the owner lock was on, or null. */
+  device: Deno.KvKey | null;
+}
+
 /**
  * Counts a password attempt, on this consent page and then on the owner's
- * lockout, before the password is looked at; returns the page's attempt
- * number, or the page refusing the attempt.
+ * lockout (or, while it is locked, on the owner's recognised browser), before
+ * the password is looked at; returns the turn, or the page refusing it.
  */
-async function reserveAttempt(ctx: OAuthContext, id: string): Promise<number | Response> {
-  // Refuse while locked before spending one of this page's attempts.
+async function reserveAttempt(ctx: OAuthContext, c: Context, id: string): Promise<Turn | Response> {
+  // Refuse while locked before spending one of this page's attempts, unless
+  // this is the owner's browser. Without a lock its cookie is not read.
   const lockedUntil = await ctx.owner.lockedUntil();
-  if (lockedUntil) return ownerLocked(ctx, lockedUntil);
+  const device = lockedUntil
+    ? await ctx.devices.recognise(getCookie(c, OWNER_DEVICE_COOKIE))
+    : null;
+  if (lockedUntil && !device) return ownerLocked(ctx, lockedUntil);
   const attempt = await ctx.store.reserveConsentAttempt(id, ctx.limits.consentAttempts);
   if (!attempt.ok) {
     if (attempt.reason === "gone") return expired();
@@ -141,9 +188,17 @@ async function reserveAttempt(ctx: OAuthContext, id: string): Promise<number | R
       "Too many password attempts on this page; start again from your application.",
     );
   }
+  if (device) {
+    const turn = await ctx.devices.reserve(device);
+    if (!turn.ok) {
+      ctx.log.warn("oauth_owner_device_spent", { attempts: OWNER_DEVICE_ATTEMPTS });
+      return deviceLocked(ctx, turn.retryAt);
+    }
+    return { attempt: attempt.attempt, device };
+  }
   const turn = await ctx.owner.reserve();
   if (!turn.ok) return ownerLocked(ctx, turn.retryAt);
-  return attempt.attempt;
+  return { attempt: attempt.attempt, device: null };
 }
 
 /** A wrong password: the consent page again, or its end after its last attempt. */
@@ -173,10 +228,35 @@ async function wrongPassword(
   );
 }
 
-/** The right password: the lockout starts again, the client is approved and gets its code. */
-async function approve(ctx: OAuthContext, { id, request }: Answer): Promise<Response> {
-  await ctx.owner.reset();
+/**
+ * The right password: the client is approved and gets its code, and the
+ * browser is recognised as the owner's (a fresh token each time). The
+ * owner-wide count starts again, unless the approval came through the
+ * owner's browser during a lock: someone is guessing, and stays locked.
+ */
+async function approve(
+  ctx: OAuthContext,
+  c: Context,
+  { id, request }: Answer,
+  turn: Turn,
+): Promise<Response> {
+  if (!turn.device) await ctx.owner.reset();
+  const previous = turn.device ?? await ctx.devices.recognise(getCookie(c, OWNER_DEVICE_COOKIE));
   await ctx.store.endConsent(id);
+  const response = await approved(ctx, request);
+  if (response.status === 302) {
+    if (previous) await ctx.devices.forget(previous);
+    const token = await ctx.devices.issue();
+    response.headers.append(
+      "set-cookie",
+      ownerDeviceCookie(token, ctx.issuer().startsWith("https:")),
+    );
+  }
+  return response;
+}
+
+/** Approves a DCR client (CIMD clients are not stored) and issues the code. */
+async function approved(ctx: OAuthContext, request: AuthorizationRequest): Promise<Response> {
   // Consent is only shown to DCR and CIMD clients; a DCR client leaves the unapproved pool.
   if (!looksLikeCimd(request.clientId)) {
     const approval = await ctx.store.approveClient(request.clientId, ctx.limits);

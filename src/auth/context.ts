@@ -12,7 +12,7 @@ import { clientAddress } from "../client_address.ts";
 import { addressGroup } from "./address_group.ts";
 import { CimdResolver } from "./cimd.ts";
 import { sha256Hex } from "./crypto.ts";
-import { OWNER_FREE_ATTEMPTS, OwnerLockout } from "./lockout.ts";
+import { OWNER_FREE_ATTEMPTS, OwnerDevices, OwnerLockout } from "./lockout.ts";
 import {
   type AuthorizationRequest,
   type ClientLimits,
@@ -92,6 +92,8 @@ export interface OAuthContext {
   store: OAuthStore;
   /** The owner password's lock across all consent pages. */
   owner: OwnerLockout;
+  /** The owner's recognised browsers, which the owner lock does not shut out. */
+  devices: OwnerDevices;
   /** Resolves Client ID Metadata Documents. */
   cimd: CimdResolver;
   /** {@linkcode OAUTH_LIMITS} with the deps' overrides applied. */
@@ -122,6 +124,7 @@ export function oauthContext(deps: OAuthDeps): OAuthContext {
     auth,
     store: new OAuthStore(deps.kv, { now, familyTtlMs: auth.refreshTokenTtlMs }),
     owner: new OwnerLockout(deps.kv, { now, freeAttempts: limits.ownerFreeAttempts }),
+    devices: new OwnerDevices(deps.kv, { now }),
     cimd: new CimdResolver({ hosts: auth.cimdHosts, fetch: deps.fetch, now }),
     limits,
     ttls: { accessMs: auth.accessTokenTtlMs, refreshMs: auth.refreshTokenTtlMs },

@@ -2,10 +2,13 @@
  * The owner-password lockout, shared by every address, consent page and
  * replica: one KV record counts password attempts; past a threshold each
  * further attempt locks the password for twice as long as the one before.
- * While locked, attempts are refused without looking at the password.
+ * While locked, attempts are refused without looking at the password,
+ * except from the owner's recognised browser ({@linkcode OwnerDevices}),
+ * which has a small budget of its own.
  *
  * ```
- * ["oauth_owner_failures"] -> OwnerAttempts
+ * ["oauth_owner_failures"]               -> OwnerAttempts
+ * ["oauth_owner_device", sha256(cookie)] -> OwnerDevice: the owner's recognised browser
  * ```
  *
  * Attempts are counted before the password is checked (a versionstamp check
@@ -14,6 +17,7 @@
  *
  * @module
  */
+import { randomToken, sha256Hex } from "./crypto.ts";
 
 /** Attempts allowed before the back-off starts. */
 export const OWNER_FREE_ATTEMPTS = 10;
@@ -107,4 +111,95 @@ export class OwnerLockout {
   async reset(): Promise<void> {
     await this.#kv.delete(KEY);
   }
+}
+
+/** How long the owner's browser is recognised after an approval from it: 90 days. */
+export const OWNER_DEVICE_TTL_MS = 90 * 86_400_000;
+/** Password attempts a recognised browser may make while the owner lock is on, per window. */
+export const OWNER_DEVICE_ATTEMPTS = 5;
+/** The window {@linkcode OWNER_DEVICE_ATTEMPTS} counts over. */
+export const OWNER_DEVICE_WINDOW_MS = 60 * 60_000;
+
+/** The shape of a device token this server issues (32 random bytes, base64url). */
+const DEVICE_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A browser the owner approved from, keyed by the SHA-256 of its cookie. */
+interface OwnerDevice {
+  /** Epoch ms after which the browser is no longer recognised. */
+  expiresAt: number;
+  /** Attempts made through it while the owner lock was on, in the current window. */
+  attempts: number;
+  /** Epoch ms when the current window of attempts ends. */
+  windowEndsAt: number;
+}
+
+/**
+ * The owner's recognised browsers: after an approval with the owner
+ * password, the browser gets a random token whose SHA-256 alone is kept in
+ * KV (`["oauth_owner_device", sha256]`, 90 days). While the owner lock is on,
+ * such a browser may still try the password, within its own small budget.
+ */
+export class OwnerDevices {
+  #kv: Deno.Kv;
+  #now: () => number;
+
+  /** Keeps the records in `kv`, shared by every replica. */
+  constructor(kv: Deno.Kv, options: { now?: () => number } = {}) {
+    this.#kv = kv;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Recognises a new browser: returns its token (for the cookie only, never stored). */
+  async issue(): Promise<string> {
+    const token = randomToken(32);
+    const record: OwnerDevice = {
+      expiresAt: this.#now() + OWNER_DEVICE_TTL_MS,
+      attempts: 0,
+      windowEndsAt: 0,
+    };
+    await this.#kv.set(await deviceKey(token), record, { expireIn: OWNER_DEVICE_TTL_MS });
+    return token;
+  }
+
+  /** The KV key of a live device for the cookie's `token`, or null (missing, forged, expired). */
+  async recognise(token: string | undefined): Promise<Deno.KvKey | null> {
+    if (!token || !DEVICE_TOKEN.test(token)) return null;
+    const key = await deviceKey(token);
+    const record = (await this.#kv.get<OwnerDevice>(key)).value;
+    return record && record.expiresAt > this.#now() ? key : null;
+  }
+
+  /**
+   * Takes one of the device's attempts, before the password is checked:
+   * refused once {@linkcode OWNER_DEVICE_ATTEMPTS} were made in the window.
+   */
+  async reserve(key: Deno.KvKey): Promise<OwnerTurn> {
+    for (;;) {
+      const now = this.#now();
+      const entry = await this.#kv.get<OwnerDevice>(key);
+      const device = entry.value;
+      if (!device || device.expiresAt <= now) return { ok: false, retryAt: now };
+      const fresh = device.windowEndsAt <= now;
+      const attempts = fresh ? 0 : device.attempts;
+      if (attempts >= OWNER_DEVICE_ATTEMPTS) return { ok: false, retryAt: device.windowEndsAt };
+      const record: OwnerDevice = {
+        ...device,
+        attempts: attempts + 1,
+        windowEndsAt: fresh ? now + OWNER_DEVICE_WINDOW_MS : device.windowEndsAt,
+      };
+      const result = await this.#kv.atomic().check(entry)
+        .set(key, record, { expireIn: Math.max(1, device.expiresAt - now) })
+        .commit();
+      if (result.ok) return { ok: true };
+    }
+  }
+
+  /** Forgets a device (its token is replaced by a fresh one after each approval). */
+  async forget(key: Deno.KvKey): Promise<void> {
+    await this.#kv.delete(key);
+  }
+}
+
+async function deviceKey(token: string): Promise<Deno.KvKey> {
+  return ["oauth_owner_device", await sha256Hex(token)];
 }

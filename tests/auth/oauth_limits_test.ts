@@ -5,6 +5,9 @@
  * password locks across consent pages, addresses and concurrent attempts.
  */
 import assert from "node:assert/strict";
+import { OWNER_DEVICE_COOKIE, ownerDeviceCookie } from "../../src/auth/consent.ts";
+import { sha256Hex } from "../../src/auth/crypto.ts";
+import { OWNER_DEVICE_ATTEMPTS } from "../../src/auth/lockout.ts";
 import { OAUTH_LIMITS } from "../../src/auth/oauth.ts";
 import { OAuthStore } from "../../src/auth/store.ts";
 import { authorizeUrl, type InProcessOAuth, inProcessOAuth, pkce } from "../helpers/oauth.ts";
@@ -444,5 +447,154 @@ Deno.test("consent: concurrent wrong passwords on many pages cannot exceed the o
     await Promise.all(responses.map((r) => r.body?.cancel()));
     assert.equal(checked(server), OAUTH_LIMITS.ownerFreeAttempts);
     assert.equal(responses.filter((r) => r.status === 429).length, 25 - checked(server));
+  });
+});
+
+/** Approves a fresh consent with the right password from `address`; returns the owner-device cookie. */
+async function approveOwner(
+  server: InProcessOAuth,
+  address: string,
+  clientId: string,
+  device?: string,
+): Promise<{ cookie: string; header: string }> {
+  const form = await consent(server, address, clientId);
+  const response = await submit(server, address, withDevice(form, device), PASSWORD);
+  assert.equal(response.status, 302, "approved");
+  const header = response.headers.get("set-cookie") ?? "";
+  const cookie = new RegExp(`${OWNER_DEVICE_COOKIE}=([^;]*)`).exec(header)?.[1];
+  assert.ok(cookie, `owner-device cookie set: ${header}`);
+  return { cookie, header };
+}
+
+/** The consent form with the owner-device cookie added (if any). */
+function withDevice(form: { consentId: string; cookie: string }, device?: string) {
+  return device === undefined
+    ? form
+    : { ...form, cookie: `${form.cookie}; ${OWNER_DEVICE_COOKIE}=${device}` };
+}
+
+/** Wrong passwords from fresh pages and addresses until the owner password is locked. */
+async function lockOwner(server: InProcessOAuth, clientId: string, round = 0) {
+  for (let i = 0; i < OAUTH_LIMITS.ownerFreeAttempts; i++) {
+    const address = `10.7.${round}.${i + 1}`;
+    const response = await submit(server, address, await consent(server, address, clientId), "g");
+    assert.equal(response.status, 401);
+    await response.body?.cancel();
+  }
+}
+
+Deno.test("consent: an approval recognises the owner's browser by an HttpOnly, Strict cookie kept only as a hash", async () => {
+  await withServer({}, async (server) => {
+    const reg = await register(server, "192.0.2.1");
+    const { cookie, header } = await approveOwner(server, "192.0.2.1", reg.body.client_id);
+    assert.match(cookie, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(header, /; Max-Age=7776000/);
+    assert.match(header, /; Path=\/authorize/);
+    assert.match(header, /; HttpOnly/);
+    assert.match(header, /; SameSite=Strict/);
+    assert.doesNotMatch(header, /Secure/, "the issuer is http");
+    assert.match(ownerDeviceCookie(cookie, true), /; Secure/);
+
+    const entries = await Array.fromAsync(server.kv.list({ prefix: ["oauth_owner_device"] }));
+    assert.equal(entries.length, 1);
+    const hash = await sha256Hex(cookie);
+    assert.deepEqual(entries[0].key, ["oauth_owner_device", hash]);
+    const record = entries[0].value as { expiresAt: number };
+    assert.equal(record.expiresAt, server.now() + 90 * DAY);
+    const logged = JSON.stringify(server.logs);
+    assert.ok(!logged.includes(cookie) && !logged.includes(hash), "neither cookie nor hash logged");
+  });
+});
+
+Deno.test("consent: while an attacker keeps the owner locked, the owner's browser still approves; others are refused unchecked", async () => {
+  await withServer({}, async (server) => {
+    const reg = await register(server, "192.0.2.1");
+    const id = reg.body.client_id;
+    const { cookie } = await approveOwner(server, "192.0.2.1", id);
+    await lockOwner(server, id);
+    const before = checked(server);
+
+    // Without the cookie: refused as today, the password not looked at.
+    const attacker = await submit(server, "10.6.0.1", await consent(server, "10.6.0.1", id), "g");
+    assert.equal(attacker.status, 429);
+    assert.match(await attacker.text(), /Your password was not checked/);
+    const plain = await submit(
+      server,
+      "192.0.2.1",
+      await consent(server, "192.0.2.1", id),
+      PASSWORD,
+    );
+    assert.equal(plain.status, 429, "the right password without the cookie is refused too");
+    await plain.body?.cancel();
+    assert.equal(checked(server), before);
+
+    // The owner's browser: the right password approves a new client, and its cookie is renewed.
+    const reg2 = await register(server, "192.0.2.2");
+    const renewed = await approveOwner(server, "192.0.2.1", reg2.body.client_id, cookie);
+    assert.notEqual(renewed.cookie, cookie);
+    assert.equal(await server.count(["oauth_owner_device"]), 1, "the old token is forgotten");
+
+    // The lock stays on for everyone else, and the old cookie no longer passes.
+    const still = await submit(server, "10.6.0.2", await consent(server, "10.6.0.2", id), "g");
+    assert.equal(still.status, 429);
+    await still.body?.cancel();
+    const old = await submit(
+      server,
+      "192.0.2.1",
+      withDevice(await consent(server, "192.0.2.1", id), cookie),
+      PASSWORD,
+    );
+    assert.equal(old.status, 429);
+    await old.body?.cancel();
+    assert.equal(checked(server), before);
+  });
+});
+
+Deno.test("consent: during the lock, wrong passwords from the owner's browser spend its own budget, then it is refused", async () => {
+  await withServer({}, async (server) => {
+    const reg = await register(server, "192.0.2.1");
+    const id = reg.body.client_id;
+    const { cookie } = await approveOwner(server, "192.0.2.1", id);
+    await lockOwner(server, id);
+    const before = checked(server);
+
+    // One page: the per-page limit still ends it at its fifth wrong password.
+    const form = withDevice(await consent(server, "192.0.2.1", id), cookie);
+    const statuses = [];
+    for (let i = 0; i < OWNER_DEVICE_ATTEMPTS; i++) {
+      const response = await submit(server, "192.0.2.1", form, `wrong ${i}`);
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
+    assert.equal(checked(server), before + OWNER_DEVICE_ATTEMPTS);
+
+    // The budget is spent: even the right password on a fresh page is not checked.
+    const fresh = withDevice(await consent(server, "192.0.2.1", id), cookie);
+    const spent = await submit(server, "192.0.2.1", fresh, PASSWORD);
+    assert.equal(spent.status, 429);
+    assert.match(await spent.text(), /this browser has used its 5 attempts.*not checked/s);
+    assert.equal(checked(server), before + OWNER_DEVICE_ATTEMPTS);
+  });
+});
+
+Deno.test("consent: an expired or forged owner-device cookie gives no way past the lock", async () => {
+  await withServer({}, async (server) => {
+    const reg = await register(server, "192.0.2.1");
+    const { cookie } = await approveOwner(server, "192.0.2.1", reg.body.client_id);
+    const hash = await sha256Hex(cookie);
+    server.advance(90 * DAY);
+    assert.equal(await server.count(["oauth_owner_device"]), 1, "still in KV, expired on read");
+    const id = (await register(server, "192.0.2.3")).body.client_id;
+    await lockOwner(server, id);
+    const before = checked(server);
+    const forged = [cookie, hash, "A".repeat(43), "", `${cookie}x`];
+    for (const device of forged) {
+      const form = withDevice(await consent(server, "192.0.2.1", id), device);
+      const response = await submit(server, "192.0.2.1", form, PASSWORD);
+      assert.equal(response.status, 429, `refused: ${device.slice(0, 8)}`);
+      assert.match(await response.text(), /The owner password is locked after repeated/);
+    }
+    assert.equal(checked(server), before);
   });
 });
