@@ -24,7 +24,6 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/inMemory"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import type { Instance } from "../src/config.ts";
 import { createServer, createToolset } from "../src/server.ts";
 import { SessionManager } from "../src/http/sessions.ts";
 import { GatewayClient } from "../src/gateway/client.ts";
@@ -193,14 +192,7 @@ async function openAbandonedSessions(url: string, n: number): Promise<void> {
 // ---------------------------------------------------------------- sections
 
 async function transportFigures(gateway: TestGateway, old: OldServer | null) {
-  const instance: Instance = {
-    name: "default",
-    url: gateway.url,
-    token: "test-token",
-    timeoutMs: 60_000,
-    isDefault: true,
-    model: "openclaw",
-  };
+  const instance = gateway.instance({ timeoutMs: 60_000 });
   const direct = new GatewayClient(instance);
   const directCall = (i: number) => direct.chat({ message: `bench ${i}` });
   const env = {
@@ -438,14 +430,7 @@ async function makespan(): Promise<void> {
   gateway.fault = { kind: "delay", ms: D };
   const kv = await Deno.openKv(":memory:");
   const store = new TaskStore(kv);
-  const gateways = new GatewayRegistry([{
-    name: "default",
-    url: gateway.url,
-    token: "test-token",
-    timeoutMs: 30_000,
-    isDefault: true,
-    model: "openclaw",
-  }]);
+  const gateways = new GatewayRegistry([gateway.instance({ timeoutMs: 30_000 })]);
   const ids = [];
   for (let i = 0; i < K; i++) {
     ids.push((await store.submit("o", { message: `k${i}`, instance: "default" })).id);

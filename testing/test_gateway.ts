@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Instance } from "../src/config.ts";
 
 /** How the gateway misbehaves; `none` answers normally. */
 export type Fault =
@@ -99,6 +100,22 @@ export class TestGateway {
       gateway = new TestGateway(server, `http://127.0.0.1:${addr.port}`, options);
       resolve(gateway);
     });
+  }
+
+  /**
+   * A bridge instance pointing at this gateway with the token it expects
+   * (`default`, 10 s timeout, the default instance), with `extra` on top.
+   */
+  instance(extra: Partial<Instance> = {}): Instance {
+    return {
+      name: "default",
+      url: this.url,
+      token: this.token ?? undefined,
+      timeoutMs: 10_000,
+      isDefault: true,
+      model: "openclaw",
+      ...extra,
+    };
   }
 
   /** Chat requests only. */

@@ -17,14 +17,7 @@ const root = new URL("../", import.meta.url);
 Deno.test("library: createServer serves an in-memory transport", opts, async () => {
   const gateway = await TestGateway.start();
   try {
-    const gateways = new GatewayRegistry([{
-      name: "default",
-      url: gateway.url,
-      token: "test-token",
-      timeoutMs: 5_000,
-      isDefault: true,
-      model: "openclaw",
-    }]);
+    const gateways = new GatewayRegistry([gateway.instance({ timeoutMs: 5_000 })]);
     const server = createServer({ gateways, log: silentLogger });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);

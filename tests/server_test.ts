@@ -47,14 +47,9 @@ async function connect(
   options: { tasks?: boolean; token?: string; deps?: Partial<ServerDeps> } = {},
 ): Promise<Harness> {
   const gateway = await TestGateway.start();
-  const gateways = new GatewayRegistry([{
-    name: "default",
-    url: gateway.url,
-    token: options.token ?? "test-token",
-    timeoutMs: 10_000,
-    isDefault: true,
-    model: "openclaw",
-  }]);
+  const gateways = new GatewayRegistry([
+    gateway.instance({ token: options.token ?? "test-token" }),
+  ]);
   const kv = options.tasks ? await Deno.openKv(":memory:") : undefined;
   const store = kv && new TaskStore(kv);
   const runner = store &&

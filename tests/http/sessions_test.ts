@@ -15,14 +15,7 @@ async function withSessions(
   fn: (sessions: SessionManager, gateway: TestGateway, clock: { t: number }) => Promise<void>,
 ) {
   const gateway = await TestGateway.start();
-  const gateways = new GatewayRegistry([{
-    name: "test",
-    url: gateway.url,
-    token: "test-token",
-    timeoutMs: 10_000,
-    isDefault: true,
-    model: "openclaw",
-  }]);
+  const gateways = new GatewayRegistry([gateway.instance({ name: "test" })]);
   const toolset = createToolset({ gateways });
   const shutdown = new AbortController();
   const clock = { t: 1_000_000 };

@@ -29,14 +29,7 @@ Deno.test(
   async () => {
     const gateway = await TestGateway.start({ chunkDelayMs: 1 });
     try {
-      const gateways = new GatewayRegistry([{
-        name: "default",
-        url: gateway.url,
-        token: "test-token",
-        timeoutMs: 30_000,
-        isDefault: true,
-        model: "openclaw",
-      }]);
+      const gateways = new GatewayRegistry([gateway.instance({ timeoutMs: 30_000 })]);
       const server = createServer({ gateways, log: silentLogger });
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
       await server.connect(serverSide);

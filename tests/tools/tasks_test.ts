@@ -28,14 +28,7 @@ function context(owner: string): ToolContext {
  */
 async function setup(options: { run?: boolean; quota?: number } = {}) {
   const gateway = await TestGateway.start();
-  const gateways = new GatewayRegistry([{
-    name: "default",
-    url: gateway.url,
-    token: "test-token",
-    timeoutMs: 5_000,
-    isDefault: true,
-    model: "openclaw",
-  }]);
+  const gateways = new GatewayRegistry([gateway.instance({ timeoutMs: 5_000 })]);
   const kv = await Deno.openKv(":memory:");
   // A clock that moves on every read: tasks sort by creation time, never by a tie.
   let clock = Date.now();
