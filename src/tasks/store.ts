@@ -94,7 +94,6 @@ import {
 export { CHUNK_CHARS } from "./chunks.ts";
 export type { ClaimOptions } from "./claim.ts";
 export type { ListOptions, TaskPage } from "./listing.ts";
-export { utf8Bytes } from "./quota.ts";
 export type { Submission } from "./submit.ts";
 export {
   checkTaskId,
