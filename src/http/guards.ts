@@ -139,7 +139,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
     const taken = buckets.take(options.key(c), cost);
     if (!taken.ok) {
       return tooManyRequests(
-        cost > capacity
+        taken.never
           ? `Too many requests: a batch of ${cost} messages exceeds the limit of ${capacity} per minute; send smaller batches`
           : `Too many requests: the limit is ${capacity} per minute`,
         taken.retryAfterSeconds,
