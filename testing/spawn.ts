@@ -135,16 +135,25 @@ export interface HttpServerProcess {
   child: Deno.ChildProcess;
   /** Everything written to stderr so far. */
   stderr(): string;
-  /** Sends SIGTERM and waits for the exit status. */
+  /** The exit status once the process has exited by itself or been stopped; undefined while it runs. */
+  exited(): Deno.CommandStatus | undefined;
+  /** Sends SIGTERM (if still running) and waits for the exit status. */
   stop(): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `main.ts --transport http` on a free loopback port and waits until it listens. */
+/**
+ * Starts `main.ts --transport http` on a free loopback port and waits until it
+ * listens. With `fileLimit`, it runs under `ulimit -n fileLimit` in a shell.
+ */
 export async function startHttp(
-  options: { args?: string[]; env?: Record<string, string> } = {},
+  options: { args?: string[]; env?: Record<string, string>; fileLimit?: number } = {},
 ): Promise<HttpServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...DENO_RUN, "--transport", "http", "--port", "0", ...(options.args ?? [])],
+  const args = [...DENO_RUN, "--transport", "http", "--port", "0", ...(options.args ?? [])];
+  const limited = options.fileLimit !== undefined;
+  const child = new Deno.Command(limited ? "sh" : Deno.execPath(), {
+    args: limited
+      ? ["-c", `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, Deno.execPath(), ...args]
+      : args,
     env: { ...baseEnv(), ...(options.env ?? {}) },
     clearEnv: true,
     stdin: "null",
@@ -152,6 +161,8 @@ export async function startHttp(
     stderr: "piped",
   }).spawn();
   let stderr = "";
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => exited = status);
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const url = await new Promise<string>((resolve, reject) => {
     (async () => {
@@ -177,9 +188,10 @@ export async function startHttp(
     url,
     child,
     stderr: () => stderr,
+    exited: () => exited,
     async stop() {
       try {
-        child.kill("SIGTERM");
+        if (!exited) child.kill("SIGTERM");
       } catch {
         // Already gone.
       }

@@ -6,52 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { TestGateway } from "../../testing/test_gateway.ts";
-import { baseEnv, DENO_RUN, gatewayEnv, INITIALIZE } from "../../testing/spawn.ts";
+import { gatewayEnv, INITIALIZE, startHttp } from "../../testing/spawn.ts";
 import { SHUTDOWN_MS } from "../../src/http/serve.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const FILE_LIMIT = 256;
 const CONNECTIONS = 300;
-
-/** `main.ts --transport http` on port 0 in a shell with a low file-handle limit. */
-async function startLimited(env: Record<string, string>) {
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      `ulimit -n ${FILE_LIMIT} && exec "$0" "$@"`,
-      Deno.execPath(),
-      ...DENO_RUN,
-      "--transport",
-      "http",
-      "--port",
-      "0",
-    ],
-    env: { ...baseEnv(), ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  let exited: Deno.CommandStatus | undefined;
-  child.status.then((status) => exited = status);
-  const drained = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
-  const url = await waitFor(() => /"event":"listening","url":"([^"]+)"/.exec(stderr)?.[1], 15_000)
-    .catch(() => assert.fail(`server did not listen:\n${stderr}`));
-  return {
-    url,
-    stderr: () => stderr,
-    exited: () => exited,
-    async stop(): Promise<Deno.CommandStatus> {
-      if (!exited) child.kill("SIGTERM");
-      const status = await child.status;
-      await drained;
-      return status;
-    },
-  };
-}
 
 /** Polls `probe` until it returns a value, for at most `ms`. */
 async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number) {
@@ -96,7 +56,7 @@ Deno.test(
   opts,
   async () => {
     const gateway = await TestGateway.start();
-    const server = await startLimited(gatewayEnv(gateway.url));
+    const server = await startHttp({ env: gatewayEnv(gateway.url), fileLimit: FILE_LIMIT });
     const connections: Deno.TcpConn[] = [];
     try {
       connections.push(...await exhaustHandles(server));
@@ -144,7 +104,7 @@ Deno.test(
   opts,
   async () => {
     const gateway = await TestGateway.start();
-    const server = await startLimited(gatewayEnv(gateway.url));
+    const server = await startHttp({ env: gatewayEnv(gateway.url), fileLimit: FILE_LIMIT });
     const connections: Deno.TcpConn[] = [];
     try {
       connections.push(...await exhaustHandles(server));
