@@ -9,6 +9,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
 import { silentLogger } from "../src/log.ts";
 import { createServer } from "../src/server.ts";
+import { INITIALIZE } from "../testing/spawn.ts";
 import { MAX_LINE_BYTES, StdioTransport } from "../src/stdio.ts";
 
 const encoder = new TextEncoder();
@@ -154,18 +155,7 @@ Deno.test("stdio: the MCP server answers initialize and tools/list over the tran
   const server = createServer({ gateways, log: silentLogger });
   const p = pipe();
   await server.connect(p.transport);
-  p.write(
-    JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-11-25",
-        capabilities: {},
-        clientInfo: { name: "stdio-test", version: "0" },
-      },
-    }) + "\n",
-  );
+  p.write(JSON.stringify(INITIALIZE) + "\n");
   const [init] = await p.outputLines(1);
   assert.equal(init.id, 1);
   assert.equal(init.result.serverInfo.name, "openclaw-mcp");
