@@ -8,13 +8,11 @@
  */
 import { BridgeError } from "../errors.ts";
 import { chunk, setChunks } from "./chunks.ts";
-import { add } from "./counters.ts";
-import { countKey, ownerKey, pendingBytesKey, pendingExpiryKey, taskKey } from "./keys.ts";
+import { ownerKey, taskKey } from "./keys.ts";
 import { retryBusy } from "./kv_retry.ts";
 import { checkQuota, type QuotaLimits, readPendingUsage, utf8Bytes } from "./quota.ts";
-import { enqueue } from "./queue.ts";
 import type { TaskRecord } from "./task.ts";
-import { pendingDeadline, type StoreContext } from "./transition.ts";
+import { enter, pendingDeadline, type StoreContext } from "./transition.ts";
 
 /** What a submission carries. */
 export interface Submission {
@@ -98,13 +96,9 @@ export async function submitTask(
       .check(usage.count)
       .check(usage.bytes)
       .set(taskKey(task.id), task)
-      .set(ownerKey(task), task)
-      .sum(countKey(owner, "pending"), 1n);
-    enqueue(op, task, ctx.now());
-    add(op, pendingBytesKey(owner), messageBytes);
-    if (task.pendingUntil !== null) {
-      op.set(pendingExpiryKey(task.pendingUntil!, task.id), task.id);
-    }
+      .set(ownerKey(task), task);
+    // Its queue entry, deadline, pending count and bytes, as for every task entering pending.
+    enter(ctx, op, task);
     setChunks(op, { id: task.id, kind: "message", attempt: 0 }, { parts });
     const result = await retryBusy(() => op.commit());
     if (result.ok) return task;

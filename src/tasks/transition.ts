@@ -124,8 +124,11 @@ function leave(op: Deno.AtomicOperation, prev: TaskRecord): void {
   add(op, countKey(prev.owner, prev.status), -1);
 }
 
-/** Puts a task entering `next.status` into that status's indexes and counters. */
-function enter(ctx: StoreContext, op: Deno.AtomicOperation, next: TaskRecord): void {
+/**
+ * Puts a task entering `next.status` into that status's indexes and counters
+ * (also how a submit queues a new pending task).
+ */
+export function enter(ctx: StoreContext, op: Deno.AtomicOperation, next: TaskRecord): void {
   if (next.status === "pending") {
     enqueue(op, next, ctx.now());
     if (next.pendingUntil != null) {
