@@ -70,28 +70,29 @@ const approvalUnavailable = () =>
 
 /** A 429 while the owner password is locked; the password was not looked at. */
 function ownerLocked(ctx: OAuthContext, retryAt: number): Response {
-  const seconds = Math.max(1, Math.ceil((retryAt - ctx.now()) / 1000));
-  return pageResponse(
-    errorPage(
-      "Password locked",
-      `The owner password is locked after repeated wrong attempts; try again ${
-        whenText(seconds, retryAt)
-      }. Your password was not checked.`,
-    ),
-    429,
-    seconds,
+  return lockedPage(
+    ctx,
+    retryAt,
+    "The owner password is locked after repeated wrong attempts",
   );
 }
 
 /** A 429 for the owner's browser once its own attempts during the lock are spent. */
 function deviceLocked(ctx: OAuthContext, retryAt: number): Response {
+  return lockedPage(
+    ctx,
+    retryAt,
+    `The owner password is locked, and this browser has used its ${OWNER_DEVICE_ATTEMPTS} attempts for the hour`,
+  );
+}
+
+/** The "Password locked" 429 page: `why`, then when to try again; Retry-After until `retryAt`. */
+function lockedPage(ctx: OAuthContext, retryAt: number, why: string): Response {
   const seconds = Math.max(1, Math.ceil((retryAt - ctx.now()) / 1000));
   return pageResponse(
     errorPage(
       "Password locked",
-      `The owner password is locked, and this browser has used its ${OWNER_DEVICE_ATTEMPTS} attempts for the hour; try again ${
-        whenText(seconds, retryAt)
-      }. Your password was not checked.`,
+      `${why}; try again ${whenText(seconds, retryAt)}. Your password was not checked.`,
     ),
     429,
     seconds,
