@@ -73,7 +73,7 @@ export async function relisten(first: Listener, options: RelistenOptions): Promi
         ? "out of file handles: idle connections hold them; raise the limit (ulimit -n, LimitNOFILE) and cap connections in the reverse proxy"
         : undefined,
     });
-    await Promise.race([stopped, sleep(retryMs, signal)]);
+    await sleep(retryMs, signal);
     if (signal.aborted) break;
     try {
       current = options.listen(port, () => log.info("http_listener_resumed", { port, failures }));
