@@ -49,9 +49,9 @@ export async function deployHandler(
   const issuer = deployIssuer(config);
   const log = options.log ?? createLogger({ level: config.debug ? "debug" : "info" });
   const bridge = startBridge(config, { kv, log });
-  let app;
+  let app, modern;
   try {
-    ({ app } = await createApp({
+    ({ app, modern } = await createApp({
       config,
       createServer: bridge.serverFor,
       gateways: bridge.gateways,
@@ -63,7 +63,11 @@ export async function deployHandler(
     await bridge.stop();
     throw error;
   }
-  return { handler: (request, info) => app.fetch(request, info), stop: bridge.stop };
+  const stop = async () => {
+    await modern.close();
+    await bridge.stop();
+  };
+  return { handler: (request, info) => app.fetch(request, info), stop };
 }
 
 /**

@@ -51,7 +51,11 @@ async function serve(args: string[]): Promise<void> {
         log,
       });
     } else {
-      await runStdio({ server: bridge.serverFor("local"), shutdown: bridge.shutdown, log });
+      await runStdio({
+        createServer: (era) => bridge.serverFor("local", era),
+        shutdown: bridge.shutdown,
+        log,
+      });
     }
   } finally {
     // Running tasks go back to the queue for the next process on this KV.

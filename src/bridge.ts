@@ -8,7 +8,7 @@ import type { Config } from "./config.ts";
 import { GatewayRegistry } from "./gateway/registry.ts";
 import { namespaceSessions, SessionKeys } from "./gateway/session_key.ts";
 import type { Logger } from "./log.ts";
-import { type BridgeServer, createServer, createToolset } from "./server.ts";
+import { type BridgeServer, createServer, createToolset, type Era } from "./server.ts";
 import { TaskRunner } from "./tasks/runner.ts";
 import { TaskStore } from "./tasks/store.ts";
 
@@ -19,10 +19,11 @@ export interface Bridge {
   /** Aborted at shutdown: cancels calls in flight and hands running tasks back at once. */
   shutdown: AbortController;
   /**
-   * A new MCP server acting for `owner` (its tasks, its session keys). Cheap:
-   * the toolset, store and runner are shared.
+   * A new MCP server acting for `owner` (its tasks, its session keys) in one
+   * protocol era (default `legacy`). Cheap: the toolset, store and runner
+   * are shared.
    */
-  serverFor(owner: string): BridgeServer;
+  serverFor(owner: string, era?: Era): BridgeServer;
   /**
    * Stops the runner (running tasks go back to the queue); resolves when
    * every release is committed. Safe to call again, and after `shutdown`
@@ -83,12 +84,13 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
   return {
     gateways,
     shutdown,
-    serverFor: (owner) =>
+    serverFor: (owner, era) =>
       createServer({
         gateways,
         log,
         shutdown: shutdown.signal,
         owner,
+        era,
         tasks,
         sessions,
         toolset,

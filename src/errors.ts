@@ -6,8 +6,7 @@
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/types"
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { ProtocolError } from "@modelcontextprotocol/server";
 import { z } from "zod";
 
 /**
@@ -159,7 +158,7 @@ export interface RpcErrorBody {
   jsonrpc: "2.0";
   /** The failed request's id; null when the body could not be read far enough to know it. */
   id: string | number | null;
-  /** A JSON-RPC code (e.g. -32600, -32603) and its message, without McpError's prefix. */
+  /** A JSON-RPC code (e.g. -32600, -32603) and its message. */
   error: { code: number; message: string };
 }
 
@@ -173,13 +172,9 @@ export function rpcErrorBody(
 }
 
 /**
- * An `McpError` whose message is exactly `message`. McpError's constructor
- * prefixes "MCP error <code>: " and the SDK sends `error.message` as it is,
- * so the prefix would reach the wire and SDK clients, which add their own,
- * would print it twice. Throw these, never `new McpError`.
+ * A JSON-RPC error to throw from a request handler: the SDK sends its code,
+ * message (exactly as given) and `data`.
  */
-export function mcpError(code: number, message: string, data?: unknown): McpError {
-  const error = new McpError(code, message, data);
-  error.message = message;
-  return error;
+export function mcpError(code: number, message: string, data?: unknown): ProtocolError {
+  return new ProtocolError(code, message, data);
 }

@@ -4,7 +4,7 @@
  *
  * ```ts
  * import { createServer, GatewayRegistry, silentLogger } from "jsr:@openclaw/mcp/server";
- * import { InMemoryTransport } from "npm:@modelcontextprotocol/sdk/inMemory.js";
+ * import { InMemoryTransport } from "npm:@modelcontextprotocol/server@^2.4.0";
  *
  * const gateways = new GatewayRegistry([{
  *   name: "default", url: "http://127.0.0.1:18789", token: Deno.env.get("OPENCLAW_GATEWAY_TOKEN"),
@@ -21,7 +21,7 @@ export {
   type BridgeServer,
   type BridgeTransport,
   createServer,
-  type JsonRpcMessage,
+  type Era,
   type ServerDeps,
 } from "./server.ts";
 export {

@@ -2,25 +2,30 @@
  * `createServer(deps)`: the MCP protocol object with every tool registered.
  * It knows nothing of the transport.
  *
- * We own `tools/list` and `tools/call` on the SDK's low-level `Server` rather
- * than using `McpServer.registerTool`, for two reasons: validation failures
- * must come back as our coded errors (the SDK turns them into bare text), and
- * task-augmented calls must be routed apart from plain ones without the
- * SDK's automatic task polling on plain calls.
+ * One instance serves one era (the serving entry picks it: `serveStdio` per
+ * connection, the HTTP layer per session or per 2026-07-28 request); the
+ * tools, their results and their coded errors are the same in both.
+ *
+ * We own `tools/list` and `tools/call` on the SDK's (v2) low-level `Server`
+ * rather than using `McpServer.registerTool`, for two reasons: validation
+ * failures must come back as our coded errors (the SDK turns them into bare
+ * text), and a call that becomes a task must be routed apart from plain ones
+ * into our durable store, in either era's task shape; the SDK's v2 line has
+ * no task machinery at all, so the task methods are ours too
+ * (`tasks/mcp_tasks.ts`).
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/server/index"
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-// @ts-types="@modelcontextprotocol/sdk/types"
 import {
-  CallToolRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  type McpError,
+  INVALID_PARAMS,
+  type ProtocolError,
+  Server,
+  type ServerContext,
   type Tool as McpTool,
-} from "@modelcontextprotocol/sdk/types.js";
+  type Transport,
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { VERSION } from "./version.ts";
 import {
@@ -31,45 +36,34 @@ import {
 } from "./errors.ts";
 import type { GatewayRegistry } from "./gateway/registry.ts";
 import type { Logger } from "./log.ts";
-import { KvMcpTaskStore, mcpTask } from "./tasks/mcp_adapter.ts";
+import {
+  createdTask,
+  legacyTask,
+  type McpTaskOptions,
+  registerLegacyTasks,
+  registerModernTasks,
+  TASKS_EXTENSION,
+} from "./tasks/mcp_tasks.ts";
 import type { TaskRunner } from "./tasks/runner.ts";
 import type { TaskRecord, TaskStore } from "./tasks/store.ts";
 import { chatStructured, chatTool } from "./tools/chat.ts";
+import { toolJsonSchema } from "./tools/json_schema.ts";
 import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
 import { type ChatSubmission, submitChat, taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
-/** A JSON-RPC message as a transport carries it (see the MCP specification). */
-export type JsonRpcMessage = object;
-
 /**
- * What an MCP transport provides. The SDK's transports (stdio, Streamable
- * HTTP, in-memory) and {@linkcode StdioTransport} all fit.
+ * The protocol era a server instance speaks: `legacy` is 2025-11-25 and
+ * earlier (initialize, sessions, native tasks), `modern` is 2026-07-28
+ * (per-request `_meta` envelope, `server/discover`, the Tasks extension).
  */
-export interface BridgeTransport {
-  /** Called once by `connect`, after the server has set the handlers below. */
-  start(): Promise<void>;
-  /** Sends one message; the server's own error responses pass through {@linkcode withoutSdkPrefix} first. */
-  send(message: JsonRpcMessage): Promise<void>;
-  /** Closes the transport; it then calls `onclose`. */
-  close(): Promise<void>;
-  /** Set by the server: called for each message received. */
-  onmessage?(message: JsonRpcMessage): void;
-  /** Set by the server: called once closed. */
-  onclose?(): void;
-  /** Set by the server: called on transport errors. */
-  onerror?(error: Error): void;
-}
+export type Era = "legacy" | "modern";
 
-/** The MCP server: the SDK's protocol object, seen through what callers need. */
-export interface BridgeServer {
-  /** Attaches to a transport and starts serving it. */
-  connect(transport: BridgeTransport): Promise<void>;
-  /** Closes the transport; requests in flight are cancelled through their `extra.signal`. */
-  close(): Promise<void>;
-  /** Called once the connection is closed. */
-  onclose?(): void;
-}
+/** An MCP transport (the SDK's `Transport`; {@linkcode StdioTransport} is one). */
+export type BridgeTransport = Transport;
+
+/** The MCP server: the SDK's low-level protocol object with our handlers set. */
+export type BridgeServer = Server;
 
 /** Everything the server needs; effects are passed in. */
 export interface ServerDeps {
@@ -81,6 +75,8 @@ export interface ServerDeps {
   shutdown?: AbortSignal;
   /** Owner of work started through this server (local user on stdio). */
   owner?: string;
+  /** The era this instance serves (default `legacy`); the serving entry knows it. */
+  era?: Era;
   /** The durable task store and its runner; without them only the sync tools exist. */
   tasks?: { store: TaskStore; runner: TaskRunner; ttlMs: number };
   /**
@@ -104,76 +100,29 @@ export interface ServerDeps {
 }
 
 /**
- * The prefix `McpError`'s constructor puts on every message. Our own errors
- * never carry it (`mcpError`), but the SDK throws plain McpErrors of its own
- * (tasks/get, tasks/result and tasks/cancel of an unknown task, for one), and
- * SDK clients add the prefix again when they read the response.
+ * How long clients of the 2026-07-28 era may keep a `tools/list` answer.
+ * The tool list is fixed for the life of a process (it depends on the
+ * configuration only), and the same for every principal, hence `public`;
+ * an hour bounds how long a client keeps the old list after an upgrade.
  */
-const SDK_PREFIX = /^MCP error (-?\d+): /;
+export const TOOLS_LIST_TTL_MS = 3_600_000;
 
-/**
- * A JSON-RPC error response with McpError's "MCP error <code>: " prefix taken
- * off its message (only when `<code>` is the response's own code); anything
- * else is returned as it is.
- */
-export function withoutSdkPrefix(message: JsonRpcMessage): JsonRpcMessage {
-  const error = (message as { error?: { code?: unknown; message?: unknown } }).error;
-  if (typeof error?.message !== "string") return message;
-  const match = SDK_PREFIX.exec(error.message);
-  if (!match || Number(match[1]) !== error.code) return message;
-  return { ...message, error: { ...error, message: error.message.slice(match[0].length) } };
-}
-
-/**
- * The transport as the server sees it: every message goes out through
- * {@linkcode withoutSdkPrefix}; everything else (the handlers the server
- * sets, `sessionId`, `start`, `close`) reaches the transport itself.
- */
-function stripSdkPrefixes<T extends BridgeTransport>(transport: T): T {
-  return new Proxy(transport, {
-    get(target, key) {
-      if (key === "send") {
-        return (message: JsonRpcMessage, ...rest: unknown[]) =>
-          (target.send as (m: JsonRpcMessage, ...r: unknown[]) => Promise<void>)(
-            withoutSdkPrefix(message),
-            ...rest,
-          );
-      }
-      const value = Reflect.get(target, key, target);
-      // Bound, so that transports with private fields see themselves as `this`.
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-    set(target, key, value) {
-      return Reflect.set(target, key, value, target);
-    },
-  });
-}
-
-/** The tool whose calls may be task-augmented (MCP-native tasks). */
+/** The tool whose calls may become tasks (2025 native tasks, the 2026 Tasks extension). */
 const TASK_TOOL = "openclaw_chat";
 
-/** Converts a zod schema to the JSON Schema draft the SDK client validates with. */
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: "draft-7", io }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
-}
-
 function describeTool(tool: Tool, taskSupport: boolean): McpTool {
-  const success = jsonSchema(tool.output, "output");
+  const success = toolJsonSchema(tool.output, "output");
   return {
     ...(taskSupport ? { execution: { taskSupport: "optional" as const } } : {}),
     name: tool.name,
     title: tool.title,
     description: tool.description,
-    inputSchema: jsonSchema(tool.input, "input") as McpTool["inputSchema"],
+    inputSchema: toolJsonSchema(tool.input, "input") as McpTool["inputSchema"],
     // Error results carry structured content too, and clients validate it
     // against this schema, so it admits either shape.
     outputSchema: {
       type: "object",
-      anyOf: [success, jsonSchema(errorEnvelope, "output")],
+      anyOf: [success, toolJsonSchema(errorEnvelope, "output")],
     } as McpTool["outputSchema"],
     annotations: { title: tool.title, ...tool.annotations },
   };
@@ -221,16 +170,16 @@ const ARGUMENT_CODES: ReadonlySet<BridgeErrorCode> = new Set([
 ]);
 
 /**
- * A refused task-augmented call: clients expect a task or a JSON-RPC error
- * (an error tool result is not a valid task creation result), so the coded
- * error travels in the JSON-RPC error's `data`.
+ * A refused task-augmented call (2025-11-25): clients expect a task or a
+ * JSON-RPC error (an error tool result is not a valid task creation
+ * result), so the coded error travels in the JSON-RPC error's `data`.
  */
-export function taskCreationError(error: BridgeError): McpError {
-  const code = ARGUMENT_CODES.has(error.code) ? ErrorCode.InvalidParams : -32000;
+export function taskCreationError(error: BridgeError): ProtocolError {
+  const code = ARGUMENT_CODES.has(error.code) ? INVALID_PARAMS : -32000;
   return mcpError(code, `${error.code}: ${error.message}`, { error: error.toJSON() });
 }
 
-/** The `tools/call` result a finished task gives (MCP-native tasks). */
+/** The `tools/call` result a finished task stands for (both eras' task methods). */
 async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolResult> {
   if (task.status === "completed" && task.result) {
     const reply = await store.reply(task);
@@ -255,13 +204,14 @@ async function taskResult(store: TaskStore, task: TaskRecord): Promise<CallToolR
 export interface Toolset {
   /** Every tool by its name: what `tools/call` looks the name up in. */
   tools: Map<string, Tool>;
-  /** What `tools/list` returns. */
-  listed: McpTool[];
+  /** What `tools/list` returns, per era (2025 entries mark `openclaw_chat` as task-capable). */
+  listed: Record<Era, McpTool[]>;
 }
 
 /**
  * Builds the tools and their JSON Schemas. Do it once per process: an HTTP
- * session then costs a protocol object, not a fresh set of schemas.
+ * session or a 2026-07-28 request then costs a protocol object, not a fresh
+ * set of schemas.
  */
 export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions">): Toolset {
   const tools = new Map<string, Tool>();
@@ -275,14 +225,20 @@ export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "ses
       ...(deps.tasks ? taskTools({ ...deps.tasks, gateways, sessions }) : []),
     ]
   ) tools.set(tool.name, tool);
-  const listed = [...tools.values()].map((t) =>
-    describeTool(t, !!deps.tasks && t.name === TASK_TOOL)
-  );
-  return { tools, listed };
+  const all = [...tools.values()];
+  return {
+    tools,
+    listed: {
+      // 2025-11-25 tools say which accept params.task; in 2026-07-28 the
+      // server decides per call, so no tool carries `execution`.
+      legacy: all.map((t) => describeTool(t, !!deps.tasks && t.name === TASK_TOOL)),
+      modern: all.map((t) => describeTool(t, false)),
+    },
+  };
 }
 
 /**
- * Creates an MCP server with the OpenClaw tools registered.
+ * Creates an MCP server for one era with the OpenClaw tools registered.
  *
  * @example
  * ```ts
@@ -293,33 +249,47 @@ export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "ses
 export function createServer(deps: ServerDeps): BridgeServer {
   const toolset = deps.toolset ?? createToolset(deps);
   const owner = deps.owner ?? "local";
-  const server = sdkServer(deps.tasks, owner);
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: toolset.listed }));
-  server.setRequestHandler(CallToolRequestSchema, callHandler(deps, toolset.tools, owner));
-  // Every message leaves through stripSdkPrefixes, whoever threw the error.
-  const connect = server.connect.bind(server);
-  server.connect = (transport) => connect(stripSdkPrefixes(transport));
+  const era = deps.era ?? "legacy";
+  const server = sdkServer(deps.tasks, era);
+  const listed = { tools: toolset.listed[era] };
+  server.setRequestHandler("tools/list", () => listed);
+  server.setRequestHandler("tools/call", callHandler(deps, { tools: toolset.tools, owner, era }));
+  if (deps.tasks) {
+    const tasks: McpTaskOptions = {
+      store: deps.tasks.store,
+      owner,
+      ttlMs: deps.tasks.ttlMs,
+      render: (task) => taskResult(deps.tasks!.store, task),
+      shutdown: deps.shutdown,
+    };
+    if (era === "legacy") registerLegacyTasks(server, tasks);
+    else registerModernTasks(server, tasks);
+  }
   return server;
 }
 
-/** The SDK's protocol object: capabilities, the task store when tasks are on, instructions. */
-function sdkServer(tasks: ServerDeps["tasks"], owner: string): Server {
+/** The capabilities an era's server declares. */
+function capabilities(tasks: boolean, era: Era) {
+  if (era === "modern") {
+    return {
+      tools: { listChanged: false },
+      ...(tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
+    };
+  }
+  return {
+    tools: { listChanged: false },
+    logging: {},
+    ...(tasks ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
+  };
+}
+
+/** The SDK's protocol object: identity, capabilities, cache hints, instructions. */
+function sdkServer(tasks: ServerDeps["tasks"], era: Era): Server {
   return new Server(
     { name: "openclaw-mcp", title: "OpenClaw", version: VERSION },
     {
-      capabilities: {
-        tools: { listChanged: false },
-        logging: {},
-        ...(tasks ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
-      },
-      taskStore: tasks
-        ? new KvMcpTaskStore({
-          store: tasks.store,
-          owner,
-          ttlMs: tasks.ttlMs,
-          render: (task) => taskResult(tasks.store, task),
-        })
-        : undefined,
+      capabilities: capabilities(!!tasks, era),
+      cacheHints: { "tools/list": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" } },
       instructions: tasks
         ? "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; for long jobs use openclaw_chat_async and poll openclaw_task_status. openclaw_status checks gateways; openclaw_instances lists them."
         : "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; openclaw_status checks gateways; openclaw_instances lists them.",
@@ -327,50 +297,63 @@ function sdkServer(tasks: ServerDeps["tasks"], owner: string): Server {
   );
 }
 
-/** A `tools/call` request as the handler reads it. */
-type CallRequest = z.infer<typeof CallToolRequestSchema>;
+/** Whose call this is, in which era, against which tools. */
+interface CallScope {
+  tools: Map<string, Tool>;
+  owner: string;
+  era: Era;
+}
 
-/** What a call handler gets from the SDK besides the request. */
-interface CallExtra {
-  /** Aborted when the client cancels or the connection closes. */
-  signal: AbortSignal;
-  /** Sends a notification tied to the request (progress). */
-  sendNotification(notification: {
-    method: "notifications/progress";
-    params: { progressToken: string | number; progress: number; message?: string };
-  }): Promise<void>;
+/**
+ * Whether a 2026-07-28 call should become a task: `openclaw_chat` with the
+ * task store on, from a client that declared the Tasks extension on this
+ * request and asked for no progress (a client that passes a progress token
+ * wants to watch the reply stream in; tasks carry no progress).
+ */
+function becomesTask(deps: ServerDeps, request: CallToolRequest, ctx: ServerContext): boolean {
+  if (!deps.tasks || request.params.name !== TASK_TOOL) return false;
+  if (request.params._meta?.progressToken !== undefined) return false;
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const declared = envelope?.["io.modelcontextprotocol/clientCapabilities"] as
+    | { extensions?: Record<string, unknown> }
+    | undefined;
+  return declared?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
 /**
  * `tools/call`: an unknown tool or invalid arguments are refused here; a
- * task-augmented call is queued ({@linkcode callAsTask}), a plain one runs
- * at once ({@linkcode callPlain}).
+ * call that becomes a task is queued ({@linkcode callAsTask}), any other
+ * runs at once ({@linkcode callPlain}).
  */
 function callHandler(
   deps: ServerDeps,
-  tools: Map<string, Tool>,
-  owner: string,
-): (request: CallRequest, extra: CallExtra) => Promise<CallToolResult> {
-  return async (request, extra) => {
+  scope: CallScope,
+): (request: CallToolRequest, ctx: ServerContext) => Promise<CallToolResult> {
+  const { tools, owner, era } = scope;
+  return async (request, ctx) => {
     const tool = tools.get(request.params.name);
     if (!tool) {
       throw mcpError(
-        ErrorCode.InvalidParams,
+        INVALID_PARAMS,
         `Unknown tool "${request.params.name}"; known tools: ${[...tools.keys()].join(", ")}`,
       );
     }
+    const nativeTask = era === "legacy" &&
+      (request.params as { task?: unknown }).task !== undefined;
     const parsed = tool.input.safeParse(request.params.arguments ?? {});
     if (!parsed.success) {
       const error = argumentError(tool, parsed.error);
       deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
       // A task-augmented call must answer with a task or a JSON-RPC error.
-      if (request.params.task) throw taskCreationError(error);
+      if (nativeTask) throw taskCreationError(error);
       return errorResult(error);
     }
-    if (request.params.task) return await callAsTask(deps, { tool, args: parsed.data, owner });
+    if (nativeTask || (era === "modern" && becomesTask(deps, request, ctx))) {
+      return await callAsTask(deps, { tool, args: parsed.data, owner, era });
+    }
     const context = toolContext(deps, {
       owner,
-      extra,
+      ctx,
       progressToken: request.params._meta?.progressToken,
     });
     return await callPlain(deps, { tool, args: parsed.data, context });
@@ -378,19 +361,21 @@ function callHandler(
 }
 
 /**
- * A task-augmented call: queued in the durable store and answered at once
- * with the task. Plain calls never come here, so they keep the direct
- * streaming path.
+ * A call that becomes a task: queued in the durable store and answered at
+ * once with the task, in the era's shape. A refusal (quota, unknown
+ * instance) is a JSON-RPC error in 2025-11-25, where the client asked for a
+ * task, and an error tool result in 2026-07-28, where the server chose to
+ * make one.
  */
 async function callAsTask(
   deps: ServerDeps,
-  call: { tool: Tool; args: Record<string, unknown>; owner: string },
+  call: { tool: Tool; args: Record<string, unknown>; owner: string; era: Era },
 ): Promise<CallToolResult> {
   const { tool } = call;
   const tasks = deps.tasks;
   if (!tasks || tool.name !== TASK_TOOL) {
     throw mcpError(
-      ErrorCode.InvalidParams,
+      INVALID_PARAMS,
       `${tool.name} does not support task execution; call it without params.task`,
     );
   }
@@ -405,27 +390,33 @@ async function callAsTask(
       chat: call.args as unknown as ChatSubmission,
       origin: "mcp",
     });
-    deps.log.info("task_created", { tool: tool.name, task: task.id });
-    return { task: mcpTask(task, tasks.ttlMs) } as unknown as CallToolResult;
+    deps.log.info("task_created", { tool: tool.name, task: task.id, era: call.era });
+    // The SDK checks a 2025 tools/call result for `content`, even beside `task`.
+    const answer = call.era === "legacy"
+      ? { content: [], task: legacyTask(task, tasks.ttlMs) }
+      : createdTask(task, tasks.ttlMs);
+    return answer as unknown as CallToolResult;
   } catch (thrown) {
     const error = toBridgeError(thrown);
     deps.log.info("tool_call", { tool: tool.name, outcome: error.code });
-    throw taskCreationError(error);
+    if (call.era === "legacy") throw taskCreationError(error);
+    return errorResult(error);
   }
 }
 
 /** What a plain call's tool sees: its signal (with shutdown), owner and progress sender. */
 function toolContext(
   deps: ServerDeps,
-  call: { owner: string; extra: CallExtra; progressToken: string | number | undefined },
+  call: { owner: string; ctx: ServerContext; progressToken: string | number | undefined },
 ): ToolContext {
-  const { extra, progressToken } = call;
+  const { ctx, progressToken } = call;
+  const signal = ctx.mcpReq.signal;
   return {
-    signal: deps.shutdown ? AbortSignal.any([extra.signal, deps.shutdown]) : extra.signal,
+    signal: deps.shutdown ? AbortSignal.any([signal, deps.shutdown]) : signal,
     owner: call.owner,
     progress: (progress, message) => {
-      if (progressToken === undefined || extra.signal.aborted) return;
-      extra.sendNotification({
+      if (progressToken === undefined || signal.aborted) return;
+      ctx.mcpReq.notify({
         method: "notifications/progress",
         params: { progressToken, progress, message },
       }).catch(() => {});

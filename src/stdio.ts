@@ -1,18 +1,25 @@
 /**
- * MCP over stdin/stdout with Deno streams.
+ * MCP over stdin/stdout with Deno streams, in both protocol eras.
  *
- * The SDK's stdio transport never notices end of input, so a client that
- * closes stdin would leave the process running; this one closes on EOF.
- * A line that is not JSON-RPC gets a JSON-RPC error reply instead of being
- * silently dropped.
+ * The SDK's `serveStdio` owns the era decision: the opening exchange pins
+ * the connection to 2025-11-25 (`initialize`, or any message without the
+ * per-request envelope) or to 2026-07-28 (a `server/discover` or any request
+ * carrying the envelope), and one server from our factory serves it.
+ *
+ * The transport under it is ours: on Deno streams, it answers a line that
+ * is not JSON-RPC with a JSON-RPC error instead of dropping it, and at end
+ * of input it lets the owner cancel work and flush the replies owed before
+ * closing (the SDK's aborts requests in flight unanswered).
  *
  * @module
  */
-// @ts-types="@modelcontextprotocol/sdk/shared/transport"
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-// @ts-types="@modelcontextprotocol/sdk/types"
-import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
-import type { BridgeServer } from "./server.ts";
+import {
+  type JSONRPCMessage,
+  parseJSONRPCMessage,
+  type Transport,
+} from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import type { BridgeServer, Era } from "./server.ts";
 import type { Logger } from "./log.ts";
 import { rpcErrorBody } from "./errors.ts";
 
@@ -41,6 +48,8 @@ export class StdioTransport implements Transport {
    * cancel work, {@linkcode StdioTransport.drain} the replies, then close.
    */
   onInputEnd?: () => void | Promise<void>;
+  /** Called once when the transport has closed, after `onclose` (for the owner, who does not set `onclose`). */
+  closed?: () => void;
 
   #input: ReadableStream<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -119,8 +128,10 @@ export class StdioTransport implements Transport {
       this.send(protocolError(-32700, "Parse error: the line is not JSON")).catch(() => {});
       return;
     }
-    const parsed = JSONRPCMessageSchema.safeParse(json);
-    if (!parsed.success) {
+    let message: JSONRPCMessage;
+    try {
+      message = parseJSONRPCMessage(json);
+    } catch {
       const id = (json as { id?: unknown })?.id;
       const reply = protocolError(
         -32600,
@@ -130,7 +141,6 @@ export class StdioTransport implements Transport {
       this.send(reply).catch(() => {});
       return;
     }
-    const message = parsed.data;
     if ("method" in message && "id" in message) this.#unanswered.add(message.id);
     this.onmessage?.(message);
   }
@@ -151,17 +161,20 @@ export class StdioTransport implements Transport {
     this.#closed = true;
     await this.#reader?.cancel().catch(() => {});
     this.onclose?.();
+    this.closed?.();
   }
 }
 
 /** What {@linkcode runStdio} needs. */
 export interface StdioOptions {
-  /** The MCP server (its calls stop when `shutdown` aborts). */
-  server: BridgeServer;
+  /** Builds the server for the connection, in the era its opening picked. */
+  createServer: (era: Era) => BridgeServer;
   /** Aborted when input ends or a signal arrives. */
   shutdown: AbortController;
   /** Receives the `started` event. */
   log: Logger;
+  /** The transport (default: stdin/stdout). */
+  transport?: StdioTransport;
 }
 
 /**
@@ -169,19 +182,23 @@ export interface StdioOptions {
  * Work in flight is cancelled and the replies owed are flushed (bounded).
  */
 export async function runStdio(options: StdioOptions): Promise<void> {
-  const { server, shutdown, log } = options;
-  const transport = new StdioTransport();
+  const { shutdown, log } = options;
+  const transport = options.transport ?? new StdioTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.closed = resolve;
+  });
+  const handle = serveStdio(({ era }) => options.createServer(era), {
+    transport,
+    onerror: (error) => log.debug("stdio_error", { error: error.message }),
+  });
   transport.onInputEnd = async () => {
     shutdown.abort();
     await transport.drain(2_000);
-    await server.close();
+    await handle.close();
   };
-  const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve();
-  });
   const stop = () => {
     shutdown.abort();
-    server.close().catch(() => {});
+    handle.close().catch(() => {});
   };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     try {
@@ -195,7 +212,6 @@ export async function runStdio(options: StdioOptions): Promise<void> {
       "openclaw-mcp: waiting for an MCP client on stdin (this is the stdio transport; use --transport http to serve HTTP, --help for options)",
     );
   }
-  await server.connect(transport);
   log.info("started", { transport: "stdio" });
   await closed;
   shutdown.abort();

@@ -20,7 +20,6 @@ import {
   errorResult,
   type ServerDeps,
   taskCreationError,
-  withoutSdkPrefix,
 } from "../src/server.ts";
 import { TaskRunner } from "../src/tasks/runner.ts";
 import { TaskStore } from "../src/tasks/store.ts";
@@ -264,7 +263,7 @@ Deno.test(
       annotations: {},
       run: () => Promise.reject(new Error("secret detail")),
     });
-    const toolset = { tools: new Map([["crash", crashing]]), listed: [] };
+    const toolset = { tools: new Map([["crash", crashing]]), listed: { legacy: [], modern: [] } };
     const h = await connect({ deps: { toolset, log } });
     try {
       const result = await call(h.client, "crash", {});
@@ -475,7 +474,7 @@ Deno.test(
 );
 
 Deno.test(
-  "server: the SDK's own errors (tasks/get, tasks/result, tasks/cancel of an unknown task) leave without its 'MCP error' prefix",
+  "server: tasks/get, tasks/result and tasks/cancel of an unknown task are coded -32602 errors without an 'MCP error' prefix",
   opts,
   async () => {
     const raw = await rawSession({ tasks: true });
@@ -486,7 +485,7 @@ Deno.test(
           error: { code: number; message: string };
         };
         assert.equal(error.code, ErrorCode.InvalidParams, method);
-        assert.match(error.message, /^(Failed to retrieve task: )?Task not found/, method);
+        assert.match(error.message, /^task_not_found: No task with id "[0-9a-f-]+"/, method);
         assert.doesNotMatch(error.message, /MCP error/, `${method}: ${error.message}`);
       }
     } finally {
@@ -496,7 +495,7 @@ Deno.test(
 );
 
 Deno.test(
-  "server: an SDK client prints the SDK's own errors with one prefix",
+  "server: an SDK client prints a task error with one prefix",
   opts,
   async () => {
     const h = await connect({ tasks: true });
@@ -507,32 +506,10 @@ Deno.test(
       );
       assert.ok(error instanceof McpError);
       assert.equal(error.code, ErrorCode.InvalidParams);
-      assert.match(error.message, /^MCP error -32602: (Failed to retrieve task: )?Task not found/);
+      assert.match(error.message, /^MCP error -32602: task_not_found: /);
       assert.equal(error.message.match(/MCP error/g)?.length, 1, `one prefix: ${error.message}`);
     } finally {
       await h.close();
     }
   },
 );
-
-Deno.test("server: withoutSdkPrefix strips only the prefix of the response's own code", () => {
-  const error = (code: number, message: string) => ({
-    jsonrpc: "2.0",
-    id: 1,
-    error: { code, message, data: { x: 1 } },
-  });
-  assert.deepEqual(
-    withoutSdkPrefix(error(-32602, "MCP error -32602: Task not found: a")),
-    error(-32602, "Task not found: a"),
-  );
-  // Another code's prefix is part of the message, as is a prefix in the middle.
-  for (
-    const kept of [
-      error(-32603, "MCP error -32602: Task not found: a"),
-      error(-32602, "Said: MCP error -32602: x"),
-      error(-32602, "Task not found: a"),
-    ]
-  ) assert.equal(withoutSdkPrefix(kept), kept);
-  const result = { jsonrpc: "2.0", id: 1, result: { text: "MCP error -32602: as text" } };
-  assert.equal(withoutSdkPrefix(result), result);
-});

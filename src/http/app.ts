@@ -1,12 +1,14 @@
 /**
- * The HTTP app: Streamable HTTP at `/mcp` plus `/health` and `/ready`, behind
+ * The HTTP app: Streamable HTTP at `/mcp` (both protocol eras: 2025-11-25
+ * requests go to sessions or the stateless transport, 2026-07-28 requests
+ * to the per-request leg) plus `/health` and `/ready`, behind
  * the guards, in this order: Host/Origin, CORS, body limit, auth (failed
  * attempts limited per client address), rate limit (per verified principal,
  * each batch element counted).
  *
  * @module
  */
-import type { BridgeServer } from "../server.ts";
+import type { BridgeServer, Era } from "../server.ts";
 import { type Context, type ErrorHandler, type Handler, Hono, type NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Config } from "../config.ts";
@@ -14,6 +16,7 @@ import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
 import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, SessionManager } from "./sessions.ts";
+import { isLegacy, type ModernLeg, modernLeg } from "./modern.ts";
 import { rpcError } from "./rpc_error.ts";
 import { errorResponse } from "./error_response.ts";
 import { toBridgeError } from "../errors.ts";
@@ -33,8 +36,8 @@ export const ANONYMOUS = "anonymous";
 export interface AppDeps {
   /** The loaded configuration (`http`, `auth`, `corsOrigins`, `trustProxy`, `debug` are read). */
   config: Config;
-  /** Builds an MCP server for a principal. */
-  createServer: (owner: string) => BridgeServer;
+  /** Builds an MCP server for a principal, in one era (default 2025, `legacy`). */
+  createServer: (owner: string, era?: Era) => BridgeServer;
   /** The instances `/ready` probes (each at most once per `READY_PROBE_TTL_MS`, see `ready.ts`). */
   gateways: GatewayRegistry;
   /** The open store: `/ready` reads it, OAuth keeps its state in it. */
@@ -53,6 +56,8 @@ export interface HttpApp {
   app: Hono<Env>;
   /** Sessions (null in stateless mode). */
   sessions: SessionManager | null;
+  /** The 2026-07-28 leg; close it at shutdown with the sessions. */
+  modern: ModernLeg;
 }
 
 /**
@@ -95,12 +100,13 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
   app.all("/messages", gone);
 
   app.use("/mcp", ...await mcpGuards(config, { oauth, now }));
-  app.on(["GET", "POST", "DELETE"], "/mcp", mcpHandler(sessions, deps.createServer));
+  const modern = modernLeg(deps.createServer, log);
+  app.on(["GET", "POST", "DELETE"], "/mcp", mcpHandler({ sessions, modern }, deps.createServer));
   app.all("/mcp", methodNotAllowed);
 
   app.notFound(notFound);
   app.onError(errorHandler(log));
-  return { app, sessions };
+  return { app, sessions, modern };
 }
 
 function authMode(config: Config): AuthMode {
@@ -131,11 +137,15 @@ function createSessions(deps: AppDeps, auth: AuthMode): SessionManager {
   });
 }
 
-/** `/mcp`: the body read once by the guards, served by the caller's session or statelessly. */
+/**
+ * `/mcp`: the body read once by the guards; a 2026-07-28 request is answered
+ * on its own, a 2025 one by the caller's session or statelessly.
+ */
 function mcpHandler(
-  sessions: SessionManager | null,
+  legs: { sessions: SessionManager | null; modern: ModernLeg },
   createServer: AppDeps["createServer"],
 ): Handler<Env> {
+  const { sessions, modern } = legs;
   return async function mcp(c) {
     const owner = c.get("principal") ?? ANONYMOUS;
     let body: unknown;
@@ -144,6 +154,7 @@ function mcpHandler(
       if (!read.ok) return read.response;
       body = read.value;
     }
+    if (!(await isLegacy(c.req.raw, body))) return await modern.handle(c.req.raw, owner, body);
     if (!sessions) return await handleStateless(c.req.raw, createServer(owner), body);
     return await sessions.handle(c.req.raw, owner, body);
   };

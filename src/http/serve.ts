@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { BridgeServer } from "../server.ts";
+import type { BridgeServer, Era } from "../server.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
@@ -25,7 +25,7 @@ export interface ServeOptions {
   /** The loaded configuration: `host`, `port`, `http` and `auth` decide what is served and how. */
   config: Config;
   /** Builds an MCP server for a principal; its calls stop when `shutdown` aborts. */
-  createServer: (owner: string) => BridgeServer;
+  createServer: (owner: string, era?: Era) => BridgeServer;
   /** Aborted when shutdown begins: cancels tool calls in flight. */
   shutdown: AbortController;
   /** The instances `/ready` probes (each at most once per `READY_PROBE_TTL_MS`, see `ready.ts`). */
@@ -112,7 +112,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   // The issuer defaults to the address we end up listening on (port 0 included).
   let listened = "";
   const issuer = () => config.auth.issuerUrl ?? listened;
-  const { app, sessions } = await createApp({ ...options, issuer });
+  const { app, sessions, modern } = await createApp({ ...options, issuer });
   const listeners = listenerPool(config.host, app.fetch);
   let first: Deno.HttpServer;
   try {
@@ -121,7 +121,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
       announce(config, log, { url: listened, port: addr.port });
     });
   } catch (error) {
-    await sessions?.close();
+    await Promise.all([sessions?.close(), modern.close()]);
     throw bindError(error, config);
   }
 
@@ -133,6 +133,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     log.info("shutting_down", { sessions: sessions?.size ?? 0 });
     options.shutdown.abort();
     sessions?.close();
+    modern.close().catch(() => {});
   };
   const unwatch = onStopSignals(stop);
   options.shutdown.signal.addEventListener("abort", stop);
@@ -143,7 +144,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   // bounded by SHUTDOWN_MS for anything still holding on.
   await listeners.drained(SHUTDOWN_MS);
   unwatch();
-  await sessions?.close();
+  await Promise.all([sessions?.close(), modern.close()]);
 }
 
 /** Logs (and prints) where MCP is served; warns about a loopback issuer on a public bind. */

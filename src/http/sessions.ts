@@ -9,10 +9,10 @@
  * @module
  */
 import type { BridgeServer } from "../server.ts";
-// @ts-types="@modelcontextprotocol/sdk/server/webStandardStreamableHttp"
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-// @ts-types="@modelcontextprotocol/sdk/types"
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import {
+  isInitializeRequest,
+  WebStandardStreamableHTTPServerTransport,
+} from "@modelcontextprotocol/server";
 import type { Logger } from "../log.ts";
 import { BoundedEventStore, type EventStoreOptions } from "./event_store.ts";
 import { rpcError } from "./rpc_error.ts";

@@ -1,0 +1,65 @@
+/**
+ * The 2026-07-28 leg of `/mcp`: each request is answered on its own by a
+ * fresh server for its principal (no handshake, no session, any replica),
+ * through the SDK's `createMcpHandler` in its strict mode. The SDK checks
+ * the request's `_meta` envelope, the `MCP-Protocol-Version`, `Mcp-Method`
+ * and `Mcp-Name` headers against the body, answers an unsupported version
+ * with -32022 and the supported list, and streams progress as SSE when a
+ * handler sends any (a plain JSON answer otherwise).
+ *
+ * 2025-era requests (no envelope: `initialize`, session traffic) never come
+ * here; `isLegacy` tells them apart exactly as the SDK's own router does.
+ *
+ * @module
+ */
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isLegacyRequest,
+  type McpHttpHandler,
+} from "@modelcontextprotocol/server";
+import type { BridgeServer, Era } from "../server.ts";
+import type { Logger } from "../log.ts";
+
+/** The 2026-07-28 handler of one app. */
+export interface ModernLeg {
+  /** Answers a 2026-07-28 request of `owner`; `body` is the parsed JSON of a POST. */
+  handle(request: Request, owner: string, body: unknown): Promise<Response>;
+  /** Ends open streams. */
+  close(): Promise<void>;
+}
+
+/**
+ * Whether a request belongs to the 2025 era (no per-request envelope claim);
+ * false for everything the modern leg answers, its refusals included.
+ */
+export function isLegacy(request: Request, body: unknown): Promise<boolean> {
+  return isLegacyRequest(request, body);
+}
+
+/**
+ * The principal rides to the factory as the SDK's pass-through `authInfo`;
+ * no token is put there (the request was authenticated before this point).
+ */
+function authInfo(owner: string): AuthInfo {
+  return { token: "", clientId: owner, scopes: [], extra: { principal: owner } };
+}
+
+/** Builds the leg over a server factory. */
+export function modernLeg(
+  createServer: (owner: string, era: Era) => BridgeServer,
+  log: Logger,
+): ModernLeg {
+  const handler: McpHttpHandler = createMcpHandler(
+    ({ authInfo }) => createServer(String(authInfo?.extra?.principal ?? ""), "modern"),
+    {
+      legacy: "reject",
+      onerror: (error) => log.debug("mcp_modern_refused", { error: error.message }),
+    },
+  );
+  return {
+    handle: (request, owner, body) =>
+      handler.fetch(request, { authInfo: authInfo(owner), parsedBody: body }),
+    close: () => handler.close(),
+  };
+}
