@@ -16,15 +16,7 @@ import { TokenBuckets } from "../token_bucket.ts";
 import { resolveClient } from "./clients.ts";
 import { issueCode, type OAuthContext, redirectBack, SCOPE } from "./context.ts";
 import { parseFields } from "./form.ts";
-import {
-  InvalidRequestError,
-  InvalidScopeError,
-  InvalidTargetError,
-  type OAuthError,
-  oauthErrorParams,
-  TemporarilyUnavailableError,
-  UnsupportedResponseTypeError,
-} from "./oauth_error.ts";
+import { OAuthError, OAuthErrorCode, oauthErrorParams } from "./oauth_error.ts";
 import { consentPage, errorPage, pageResponse, whenText } from "./pages.ts";
 import {
   type AuthorizationRequest,
@@ -49,10 +41,10 @@ const LinkQuery = z.object({
 });
 
 /** The OAuth error a refused field of the request gets; the rest are `invalid_request`. */
-const ERROR_OF_FIELD: Record<string, new (message: string) => OAuthError> = {
-  response_type: UnsupportedResponseTypeError,
-  resource: InvalidTargetError,
-  scope: InvalidScopeError,
+const ERROR_OF_FIELD: Readonly<Record<string, OAuthErrorCode>> = {
+  response_type: OAuthErrorCode.UnsupportedResponseType,
+  resource: OAuthErrorCode.InvalidTarget,
+  scope: OAuthErrorCode.InvalidScope,
 };
 
 /** The authorization request's own fields, checked once the redirect URI is trusted. */
@@ -178,7 +170,8 @@ function validRequest(
     : null;
   const parsed = parseFields(schema, query);
   if (!parsed.ok) {
-    const error = new (ERROR_OF_FIELD[parsed.field] ?? InvalidRequestError)(parsed.message);
+    const code = ERROR_OF_FIELD[parsed.field] ?? OAuthErrorCode.InvalidRequest;
+    const error = new OAuthError(code, parsed.message);
     return redirectBack(ctx, redirectUri, { ...oauthErrorParams(error), state });
   }
   return {
@@ -201,7 +194,8 @@ async function admission(
 ): Promise<Response | null> {
   if (await ctx.store.admitAuthorization(ctx.limits.maxPendingAuthorizations)) return null;
   ctx.log.warn("oauth_authorize_window_full", { max: ctx.limits.maxPendingAuthorizations });
-  const busy = new TemporarilyUnavailableError(
+  const busy = new OAuthError(
+    OAuthErrorCode.TemporarilyUnavailable,
     "too many sign-ins are pending on this server; try again in a minute",
   );
   return redirectBack(ctx, request.redirectUri, {

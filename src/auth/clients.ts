@@ -10,7 +10,7 @@ import type { OAuthContext } from "./context.ts";
 import { safeEqual, sha256Hex } from "./crypto.ts";
 import type { Context } from "hono";
 import { type Form, readForm } from "./form.ts";
-import { InvalidClientError, oauthErrorResponse } from "./oauth_error.ts";
+import { OAuthError, OAuthErrorCode, oauthErrorResponse } from "./oauth_error.ts";
 import type { OAuthClient } from "./store.ts";
 
 /** The client with id `id`, or why there is none (a sentence for people). */
@@ -48,7 +48,7 @@ export async function authenticateClient(
   ctx: OAuthContext,
   authorization: string | undefined,
   form: Form,
-): Promise<OAuthClient | InvalidClientError> {
+): Promise<OAuthClient | OAuthError> {
   let id = form.client_id;
   let secret = form.client_secret;
   if (authorization?.toLowerCase().startsWith("basic ")) {
@@ -58,17 +58,17 @@ export async function authenticateClient(
       id = decodeURIComponent(decoded.slice(0, colon));
       secret = decodeURIComponent(decoded.slice(colon + 1));
     } catch {
-      return new InvalidClientError("Malformed Basic authorization header.");
+      return new OAuthError(OAuthErrorCode.InvalidClient, "Malformed Basic authorization header.");
     }
   }
   const client = await resolveClient(ctx, id);
-  if ("error" in client) return new InvalidClientError("Unknown client.");
+  if ("error" in client) return new OAuthError(OAuthErrorCode.InvalidClient, "Unknown client.");
   if (client.secretHash) {
     if (!secret || !(await safeEqual(await sha256Hex(secret), client.secretHash))) {
-      return new InvalidClientError("Client authentication failed.");
+      return new OAuthError(OAuthErrorCode.InvalidClient, "Client authentication failed.");
     }
   } else if (secret) {
-    return new InvalidClientError("This public client has no secret.");
+    return new OAuthError(OAuthErrorCode.InvalidClient, "This public client has no secret.");
   }
   return client;
 }
@@ -80,5 +80,5 @@ export async function clientRequest(
 ): Promise<{ client: OAuthClient; form: Form } | Response> {
   const form = await readForm(c);
   const client = await authenticateClient(ctx, c.req.header("authorization"), form);
-  return client instanceof InvalidClientError ? oauthErrorResponse(client) : { client, form };
+  return client instanceof OAuthError ? oauthErrorResponse(client) : { client, form };
 }

@@ -23,7 +23,7 @@ import { issueCode, type OAuthContext, type OAuthLimits, redirectBack } from "./
 import { safeEqual, sha256Hex } from "./crypto.ts";
 import { parseFields, readForm } from "./form.ts";
 import { OWNER_DEVICE_ATTEMPTS, OWNER_DEVICE_TTL_MS } from "./lockout.ts";
-import { AccessDeniedError, oauthErrorParams } from "./oauth_error.ts";
+import { OAuthError, OAuthErrorCode, oauthErrorParams } from "./oauth_error.ts";
 import { consentPage, errorPage, pageResponse, whenText } from "./pages.ts";
 import type { AuthorizationRequest } from "./store.ts";
 
@@ -155,7 +155,7 @@ async function csrfChecked(ctx: OAuthContext, c: Context): Promise<Answer | Resp
 async function deny(ctx: OAuthContext, { id, request }: Answer): Promise<Response> {
   await ctx.store.endConsent(id);
   return redirectBack(ctx, request.redirectUri, {
-    ...oauthErrorParams(new AccessDeniedError("the owner denied access")),
+    ...oauthErrorParams(new OAuthError(OAuthErrorCode.AccessDenied, "the owner denied access")),
     state: request.state,
   });
 }

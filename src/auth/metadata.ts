@@ -5,12 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-// The SDK's "./*" export maps types to "*.js.d.ts", which does not exist.
-// @ts-types="@modelcontextprotocol/sdk/shared/auth"
-import type {
-  OAuthMetadata,
-  OAuthProtectedResourceMetadata,
-} from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthMetadata, OAuthProtectedResourceMetadata } from "@modelcontextprotocol/server";
 import { type OAuthContext, SCOPE } from "./context.ts";
 
 const AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"];

@@ -10,20 +10,16 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-// The SDK's "./*" export maps types to "*.js.d.ts", which does not exist.
-// @ts-types="@modelcontextprotocol/sdk/shared/auth"
-import { OAuthClientMetadataSchema } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { OAuthClientMetadataSchema } from "@modelcontextprotocol/core";
 import { TokenBuckets } from "../token_bucket.ts";
 import { MAX_CLIENT_NAME_LENGTH, type OAuthContext, type OAuthLimits } from "./context.ts";
 import { sha256Hex } from "./crypto.ts";
 import { parseFields } from "./form.ts";
 import {
-  InvalidClientMetadataError,
-  InvalidRedirectUriError,
+  OAuthError,
+  OAuthErrorCode,
   oauthErrorResponse,
-  RegistrationDisabledError,
-  TemporarilyUnavailableError,
-  TooManyRequestsError,
+  REGISTRATION_DISABLED,
 } from "./oauth_error.ts";
 import { displayText } from "./pages.ts";
 import { isSafeRedirect } from "./redirect_policy.ts";
@@ -61,7 +57,10 @@ export function registerRoutes(ctx: OAuthContext): Hono {
     const address = ctx.addressOf(c);
     if (!rate.take(address).ok) {
       return oauthErrorResponse(
-        new TooManyRequestsError("Too many registrations; retry in a minute."),
+        new OAuthError(
+          OAuthErrorCode.TooManyRequests,
+          "Too many registrations; retry in a minute.",
+        ),
       );
     }
     const meta = await readMetadata(c);
@@ -91,7 +90,8 @@ type Metadata = z.infer<typeof RegistrationRequest>;
 
 const registrationDisabled = () =>
   oauthErrorResponse(
-    new RegistrationDisabledError(
+    new OAuthError(
+      REGISTRATION_DISABLED,
       "Dynamic client registration is off; the server owner can set MCP_ALLOW_DCR=true.",
     ),
   );
@@ -103,15 +103,18 @@ async function readMetadata(c: Context): Promise<Metadata | Response> {
     body = await c.req.json();
   } catch {
     return oauthErrorResponse(
-      new InvalidClientMetadataError("The body must be JSON client metadata."),
+      new OAuthError(
+        OAuthErrorCode.InvalidClientMetadata,
+        "The body must be JSON client metadata.",
+      ),
     );
   }
   const parsed = parseFields(RegistrationRequest, body);
   if (!parsed.ok) {
     return oauthErrorResponse(
       parsed.field === "redirect_uris"
-        ? new InvalidRedirectUriError(REDIRECT_URIS_RULE)
-        : new InvalidClientMetadataError(parsed.message),
+        ? new OAuthError(OAuthErrorCode.InvalidRedirectUri, REDIRECT_URIS_RULE)
+        : new OAuthError(OAuthErrorCode.InvalidClientMetadata, parsed.message),
     );
   }
   return parsed.value;
@@ -127,7 +130,8 @@ function clientName(asked: string | undefined): string {
 function registrationRefused(limits: OAuthLimits, refusal: RegisterRefusal): Response {
   if (refusal === "address_full") {
     return oauthErrorResponse(
-      new TooManyRequestsError(
+      new OAuthError(
+        OAuthErrorCode.TooManyRequests,
         `Your address has ${limits.maxPendingPerAddress} registrations awaiting approval; approve one or wait until they expire (${
           Math.round(limits.pendingTtlMs / 60_000)
         } min).`,
@@ -136,7 +140,10 @@ function registrationRefused(limits: OAuthLimits, refusal: RegisterRefusal): Res
     );
   }
   return oauthErrorResponse(
-    new TemporarilyUnavailableError("Registration is busy; retry in a few seconds."),
+    new OAuthError(
+      OAuthErrorCode.TemporarilyUnavailable,
+      "Registration is busy; retry in a few seconds.",
+    ),
     5,
   );
 }

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { clientRequest } from "./clients.ts";
 import type { OAuthContext } from "./context.ts";
 import { parseFields } from "./form.ts";
-import { InvalidRequestError, oauthErrorResponse } from "./oauth_error.ts";
+import { OAuthError, OAuthErrorCode, oauthErrorResponse } from "./oauth_error.ts";
 
 /** RFC 7009 §2.1; `token_type_hint` is accepted and not needed (tokens are looked up by hash). */
 const RevokeForm = z.object({
@@ -25,7 +25,9 @@ export function revokeRoutes(ctx: OAuthContext): Hono {
     const request = await clientRequest(ctx, c);
     if (request instanceof Response) return request;
     const parsed = parseFields(RevokeForm, request.form);
-    if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
+    if (!parsed.ok) {
+      return oauthErrorResponse(new OAuthError(OAuthErrorCode.InvalidRequest, parsed.message));
+    }
     await ctx.store.revoke(parsed.value.token, request.client.clientId);
     return new Response(null, { status: 200 });
   });

@@ -11,13 +11,7 @@ import { clientRequest } from "./clients.ts";
 import { type OAuthContext, SCOPE } from "./context.ts";
 import { s256, safeEqual } from "./crypto.ts";
 import { type Form, parseFields } from "./form.ts";
-import {
-  InvalidGrantError,
-  InvalidRequestError,
-  InvalidTargetError,
-  oauthErrorResponse,
-  UnsupportedGrantTypeError,
-} from "./oauth_error.ts";
+import { OAuthError, OAuthErrorCode, oauthErrorResponse } from "./oauth_error.ts";
 import type { IssuedTokens, OAuthClient } from "./store.ts";
 
 /** A form field that must be present and not empty. */
@@ -53,6 +47,11 @@ function tokenResponse(tokens: IssuedTokens): Response {
   }, { headers: NO_STORE });
 }
 
+/** The `invalid_grant` refusal: the code or refresh token cannot be redeemed. */
+function invalidGrant(message: string): Response {
+  return oauthErrorResponse(new OAuthError(OAuthErrorCode.InvalidGrant, message));
+}
+
 /** The `POST /token` route. */
 export function tokenRoutes(ctx: OAuthContext): Hono {
   const app = new Hono();
@@ -60,7 +59,9 @@ export function tokenRoutes(ctx: OAuthContext): Hono {
     const request = await clientRequest(ctx, c);
     if (request instanceof Response) return request;
     const grant = parseFields(GrantType, request.form);
-    if (!grant.ok) return oauthErrorResponse(new UnsupportedGrantTypeError(grant.message));
+    if (!grant.ok) {
+      return oauthErrorResponse(new OAuthError(OAuthErrorCode.UnsupportedGrantType, grant.message));
+    }
     return grant.value.grant_type === "authorization_code"
       ? await authorizationCode(ctx, request)
       : await refreshToken(ctx, request);
@@ -83,30 +84,28 @@ async function authorizationCode(
 ): Promise<Response> {
   const { store, log } = ctx;
   const parsed = parseFields(AuthorizationCodeGrant, form);
-  if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
+  if (!parsed.ok) {
+    return oauthErrorResponse(new OAuthError(OAuthErrorCode.InvalidRequest, parsed.message));
+  }
   const grant = parsed.value;
   const record = await store.redeemCode(grant.code);
   if (record === "replayed") {
     log.warn("oauth_code_replayed", { client: client.clientId });
-    return oauthErrorResponse(
-      new InvalidGrantError("The code was already used; tokens issued with it are revoked."),
-    );
+    return invalidGrant("The code was already used; tokens issued with it are revoked.");
   }
   if (record === "invalid" || record.clientId !== client.clientId) {
-    return oauthErrorResponse(new InvalidGrantError("The code is invalid or expired."));
+    return invalidGrant("The code is invalid or expired.");
   }
   if (record.redirectUri !== grant.redirect_uri) {
-    return oauthErrorResponse(
-      new InvalidGrantError("redirect_uri does not match the authorization request."),
-    );
+    return invalidGrant("redirect_uri does not match the authorization request.");
   }
   if (!(await safeEqual(await s256(grant.code_verifier), record.challenge))) {
-    return oauthErrorResponse(
-      new InvalidGrantError("code_verifier does not match the code_challenge."),
-    );
+    return invalidGrant("code_verifier does not match the code_challenge.");
   }
   if (grant.resource && grant.resource.replace(/\/+$/, "") !== record.resource) {
-    return oauthErrorResponse(new InvalidTargetError(`resource must be ${record.resource}`));
+    return oauthErrorResponse(
+      new OAuthError(OAuthErrorCode.InvalidTarget, `resource must be ${record.resource}`),
+    );
   }
   const tokens = await store.issueTokens(
     {
@@ -128,7 +127,9 @@ async function refreshToken(
   { client, form }: TokenRequest,
 ): Promise<Response> {
   const parsed = parseFields(RefreshTokenGrant, form);
-  if (!parsed.ok) return oauthErrorResponse(new InvalidRequestError(parsed.message));
+  if (!parsed.ok) {
+    return oauthErrorResponse(new OAuthError(OAuthErrorCode.InvalidRequest, parsed.message));
+  }
   const result = await ctx.store.rotateRefresh(
     parsed.value.refresh_token,
     client.clientId,
@@ -136,14 +137,10 @@ async function refreshToken(
   );
   if (result === "reused") {
     ctx.log.warn("oauth_refresh_reused", { client: client.clientId });
-    return oauthErrorResponse(
-      new InvalidGrantError("The refresh token was already used; its family is revoked."),
-    );
+    return invalidGrant("The refresh token was already used; its family is revoked.");
   }
   if (result === "invalid") {
-    return oauthErrorResponse(
-      new InvalidGrantError("The refresh token is invalid, expired or revoked."),
-    );
+    return invalidGrant("The refresh token is invalid, expired or revoked.");
   }
   if (client.kind === "dcr") await ctx.store.touchClient(client.clientId, ctx.limits);
   return tokenResponse(result);

@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { authenticateClient, clientRequest, resolveClient } from "../../src/auth/clients.ts";
 import { type OAuthContext, oauthContext } from "../../src/auth/context.ts";
 import { sha256Hex } from "../../src/auth/crypto.ts";
-import { InvalidClientError } from "../../src/auth/oauth_error.ts";
+import { OAuthError } from "../../src/auth/oauth_error.ts";
 import type { OAuthClient } from "../../src/auth/store.ts";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -84,15 +84,15 @@ async function dcr(ctx: OAuthContext, authMethod: "none" | "client_secret_post")
   return { id: outcome.client.clientId, secret: outcome.secret };
 }
 
-/** The InvalidClientError description, or the client id when authenticated. */
+/** The `invalid_client` description, or the client id when authenticated. */
 async function outcome(
   ctx: OAuthContext,
   authorization: string | undefined,
   form: Record<string, string>,
 ): Promise<string> {
   const result = await authenticateClient(ctx, authorization, form);
-  if (result instanceof InvalidClientError) {
-    assert.equal(result.errorCode, "invalid_client");
+  if (result instanceof OAuthError) {
+    assert.equal(result.code, "invalid_client");
     return `refused: ${result.message}`;
   }
   return result.clientId;
