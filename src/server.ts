@@ -100,10 +100,11 @@ export interface ServerDeps {
 }
 
 /**
- * How long clients of the 2026-07-28 era may keep a `tools/list` answer.
- * The tool list is fixed for the life of a process (it depends on the
- * configuration only), and the same for every principal, hence `public`;
- * an hour bounds how long a client keeps the old list after an upgrade.
+ * How long clients of the 2026-07-28 era may keep a `tools/list` or
+ * `server/discover` answer. Both are fixed for the life of a process (they
+ * depend on the configuration only) and the same for every principal, hence
+ * `public`; an hour bounds how long a client keeps the old ones after an
+ * upgrade.
  */
 export const TOOLS_LIST_TTL_MS = 3_600_000;
 
@@ -289,7 +290,10 @@ function sdkServer(tasks: ServerDeps["tasks"], era: Era): Server {
     { name: "openclaw-mcp", title: "OpenClaw", version: VERSION },
     {
       capabilities: capabilities(!!tasks, era),
-      cacheHints: { "tools/list": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" } },
+      cacheHints: {
+        "tools/list": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
+        "server/discover": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
+      },
       instructions: tasks
         ? "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; for long jobs use openclaw_chat_async and poll openclaw_task_status. openclaw_status checks gateways; openclaw_instances lists them."
         : "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; openclaw_status checks gateways; openclaw_instances lists them.",

@@ -29,12 +29,18 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** The context variables the `/mcp` guards read: the principal auth sets, the body read once. */
 export type GuardEnv = { Variables: { principal: string } & RpcBodyEnv["Variables"] };
 
-/** Headers a browser client may send to `/mcp` across origins. */
+/**
+ * Headers a browser client may send to `/mcp` across origins: those of
+ * 2025-11-25 sessions, and the 2026-07-28 routing headers (`Mcp-Method`,
+ * `Mcp-Name`).
+ */
 const CORS_ALLOW_HEADERS = [
   "Content-Type",
   "Authorization",
   "Mcp-Session-Id",
   "Mcp-Protocol-Version",
+  "Mcp-Method",
+  "Mcp-Name",
   "Last-Event-ID",
 ];
 
