@@ -17,6 +17,7 @@ import type { Logger } from "../log.ts";
 import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, SessionManager } from "./sessions.ts";
 import { isLegacy, type ModernLeg, modernLeg } from "./modern.ts";
+import { unsupportedVersion } from "./protocol_version.ts";
 import { rpcError } from "./rpc_error.ts";
 import { errorResponse } from "./error_response.ts";
 import { toBridgeError } from "../errors.ts";
@@ -155,6 +156,8 @@ function mcpHandler(
       body = read.value;
     }
     if (!(await isLegacy(c.req.raw, body))) return await modern.handle(c.req.raw, owner, body);
+    const refused = unsupportedVersion(c.req.raw, body);
+    if (refused) return refused;
     if (!sessions) return await handleStateless(c.req.raw, createServer(owner), body);
     return await sessions.handle(c.req.raw, owner, body);
   };
