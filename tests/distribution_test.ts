@@ -139,7 +139,7 @@ Deno.test(
         { log: silentLogger },
       );
       try {
-        const post = (body: unknown, token?: string) =>
+        const post = (body: unknown, token?: string, headers: Record<string, string> = {}) =>
           app.handler(
             new Request("https://bridge.example.deno.net/mcp", {
               method: "POST",
@@ -149,6 +149,7 @@ Deno.test(
                 "content-type": "application/json",
                 accept: "application/json, text/event-stream",
                 ...(token ? { authorization: `Bearer ${token}` } : {}),
+                ...headers,
               },
               body: JSON.stringify(body),
             }),
@@ -165,6 +166,34 @@ Deno.test(
           params: { name: "openclaw_chat", arguments: { message: "from deploy" } },
         }, "deploy-token-0123456789");
         assert.equal((await chat.json()).result.structuredContent.reply, "echo: from deploy");
+        // A 2026-07-28 request stands alone: no handshake, any isolate answers it.
+        const modern = await post(
+          {
+            jsonrpc: "2.0",
+            id: "m-1",
+            method: "tools/call",
+            params: {
+              name: "openclaw_chat",
+              arguments: { message: "modern deploy" },
+              _meta: {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { name: "deploy-test", version: "0" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+              },
+            },
+          },
+          "deploy-token-0123456789",
+          {
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/call",
+            "mcp-name": "openclaw_chat",
+          },
+        );
+        assert.equal(modern.status, 200);
+        const answer = await modern.json();
+        assert.equal(answer.id, "m-1");
+        assert.equal(answer.result.resultType, "complete");
+        assert.equal(answer.result.structuredContent.reply, "echo: modern deploy");
         const health = await (await app.handler(
           new Request("https://bridge.example.deno.net/health", {
             headers: { host: "bridge.example.deno.net" },
