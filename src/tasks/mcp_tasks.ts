@@ -213,13 +213,11 @@ export function registerModernTasks(server: Server, o: McpTaskOptions): void {
     async ({ taskId }) => await detailedTask(o, await read(o, taskId)),
   );
   // Our tasks never ask for input, so there is nothing to apply; an
-  // unknown task is still refused, as the extension recommends.
+  // unknown task is still refused, as the extension recommends. The SDK
+  // lifts `inputResponses` out of params (into ctx.mcpReq) before this sees them.
   server.setRequestHandler(
     "tasks/update",
-    {
-      params: z.looseObject({ taskId: z.string(), inputResponses: z.unknown() }),
-      result: anyResult,
-    },
+    schemas,
     async ({ taskId }) => {
       await read(o, taskId);
       return {};

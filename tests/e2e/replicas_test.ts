@@ -4,7 +4,9 @@
  * hold across the three processes at every moment (the gateway doubles
  * record each request), `b` is not starved behind `a`'s queue, one server
  * is SIGKILLed mid-run and its slots come back by the lease rule, and every
- * task completes exactly once.
+ * task completes exactly once. And 2026-07-28 requests, which need no
+ * session, alternate between two processes on one KV: a task submitted on
+ * one is read and cancelled on the other.
  */
 import assert from "node:assert/strict";
 // @ts-types="@modelcontextprotocol/sdk/client/index"
@@ -12,7 +14,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type RecordedRequest, TestGateway } from "../../testing/test_gateway.ts";
-import { type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
+import { gatewayEnv, type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
+import { type Json, modernCall, modernRpc, resultOf, structuredOf } from "../helpers/modern_rpc.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN = "replicas-token-0123456789abcdef";
@@ -189,5 +192,115 @@ Deno.test(
       kv.close();
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+Deno.test(
+  "replicas: 2026 requests alternate between two processes; a task from one is read and cancelled on the other",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const gateway = await TestGateway.start({ chunkDelayMs: 20 });
+    const env = {
+      ...gatewayEnv(gateway.url),
+      OPENCLAW_KV_PATH: `${dir}/tasks.kv`,
+      MCP_AUTH_TOKENS: TOKEN,
+    };
+    const auth = { token: TOKEN };
+    const servers: HttpServerProcess[] = [];
+    try {
+      // Two tasks submitted on process 1 alone, so process 1 runs them: one
+      // by openclaw_chat_async, one by the Tasks extension. Both hang at the gateway.
+      servers.push(await startHttp({ env }));
+      const [one] = servers.map((s) => s.url);
+      gateway.fault = { kind: "hang" };
+      const submit = async (base: string, how: "async" | "extension", message: string) => {
+        if (how === "async") {
+          return structuredOf(await modernCall(base, "openclaw_chat_async", { message }, auth))
+            .task_id as string;
+        }
+        const created = resultOf(
+          await modernCall(base, "openclaw_chat", { message }, { ...auth, tasks: true }),
+        );
+        assert.equal(created.resultType, "task");
+        return created.taskId as string;
+      };
+      const hanging = {
+        async: await submit(one, "async", "hang async"),
+        extension: await submit(one, "extension", "hang extension"),
+      };
+      await gateway.waitFor(() => gateway.chats.length === 2);
+      for (const id of Object.values(hanging)) {
+        assert.match(servers[0].stderr(), new RegExp(`"event":"task_started","task":"${id}"`));
+      }
+
+      servers.push(await startHttp({ env }));
+      const two = servers[1].url;
+      const both = [one, two];
+
+      // Process 2 reads what process 1 runs, by tasks/get and by the status tool.
+      for (const id of Object.values(hanging)) {
+        const got = resultOf(await modernRpc(two, "tasks/get", { taskId: id }, auth));
+        assert.equal(got.status, "working");
+        const status = structuredOf(
+          await modernCall(two, "openclaw_task_status", { task_id: id }, auth),
+        );
+        assert.equal(status.status, "running");
+      }
+      // Process 2 cancels them (tasks/cancel and the cancel tool); process 1's runner stops both.
+      resultOf(await modernRpc(two, "tasks/cancel", { taskId: hanging.async }, auth));
+      const cancelled = structuredOf(
+        await modernCall(two, "openclaw_task_cancel", { task_id: hanging.extension }, auth),
+      );
+      assert.equal(cancelled.status, "cancelled");
+      await gateway.waitFor(() => gateway.chats.every((c) => c.aborted), 3_000);
+      for (const base of both) {
+        for (const id of Object.values(hanging)) {
+          const got = resultOf(await modernRpc(base, "tasks/get", { taskId: id }, auth));
+          assert.equal(got.status, "cancelled", `${id} on ${base}`);
+          const status = structuredOf(
+            await modernCall(base, "openclaw_task_status", { task_id: id }, auth),
+          );
+          assert.equal(status.status, "cancelled", `${id} on ${base}`);
+        }
+      }
+
+      // Two more submitted on process 1 complete; both processes show the reply,
+      // polled alternately between them.
+      gateway.fault = { kind: "none" };
+      const finishing = [
+        [await submit(one, "async", "done async"), "done async"],
+        [await submit(one, "extension", "done extension"), "done extension"],
+      ] as const;
+      for (const [id, message] of finishing) {
+        let got: Json = {};
+        const deadline = performance.now() + 10_000;
+        for (let i = 0; got.status !== "completed"; i++) {
+          assert.ok(performance.now() < deadline, `${message}: still ${got.status}`);
+          await new Promise((r) => setTimeout(r, 50));
+          got = resultOf(await modernRpc(both[i % 2], "tasks/get", { taskId: id }, auth));
+        }
+        for (const base of both) {
+          const inline = resultOf(await modernRpc(base, "tasks/get", { taskId: id }, auth))
+            .result as Json;
+          assert.equal((inline.structuredContent as Json).reply, `echo: ${message}`);
+          const status = structuredOf(
+            await modernCall(base, "openclaw_task_status", { task_id: id }, auth),
+          );
+          assert.equal(status.status, "completed");
+          assert.equal(status.reply, `echo: ${message}`);
+        }
+      }
+      assert.equal(gateway.chatsByMessage().get("done async")?.length, 1, "ran once");
+      assert.equal(gateway.chatsByMessage().get("done extension")?.length, 1, "ran once");
+    } finally {
+      const statuses = await Promise.all(servers.map((s) => s.stop()));
+      await gateway.close();
+      await Deno.remove(dir, { recursive: true });
+      for (const [i, status] of statuses.entries()) {
+        assert.equal(status.code, 0, `server ${i + 1}: ${servers[i].stderr().slice(-500)}`);
+      }
+    }
+    for (const server of servers) assert.doesNotMatch(server.stderr(), /"level":"error"/);
   },
 );
