@@ -17,7 +17,7 @@ import type { Logger } from "../log.ts";
 import { createOAuth } from "../auth/oauth.ts";
 import { handleStateless, SessionManager } from "./sessions.ts";
 import { isLegacy, type ModernLeg, modernLeg } from "./modern.ts";
-import { unsupportedVersion } from "./protocol_version.ts";
+import { MODERN_PROTOCOL_VERSION, unsupportedVersion } from "./protocol_version.ts";
 import { rpcError } from "./rpc_error.ts";
 import { errorResponse } from "./error_response.ts";
 import { toBridgeError } from "../errors.ts";
@@ -156,6 +156,14 @@ function mcpHandler(
       body = read.value;
     }
     if (!(await isLegacy(c.req.raw, body))) return await modern.handle(c.req.raw, owner, body);
+    if (
+      c.req.method !== "POST" && c.req.header("mcp-protocol-version") === MODERN_PROTOCOL_VERSION
+    ) {
+      // 2026-07-28 has no standalone stream (GET) and no session to end (DELETE).
+      return rpcError(405, -32000, "Method not allowed: 2026-07-28 requests are POSTs", {
+        allow: "POST",
+      });
+    }
     const refused = unsupportedVersion(c.req.raw, body);
     if (refused) return refused;
     if (!sessions) return await handleStateless(c.req.raw, createServer(owner), body);

@@ -239,6 +239,17 @@ Deno.test("eras: a 2025 client behaves as before beside 2026 requests", opts, as
     assert.equal(unknown.status, 404);
     assert.equal(errorOf(unknown).code, -32001);
     assert.equal(await sessions(server.url), 1, "only the initialize opened a session");
+
+    // 2026-07-28 has no standalone stream and no session to end.
+    for (const method of ["GET", "DELETE"]) {
+      const response = await fetch(`${server.url}/mcp`, {
+        method,
+        headers: { accept: "text/event-stream", "mcp-protocol-version": "2026-07-28" },
+      });
+      assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get("allow"), "POST");
+      assert.equal((await response.json()).error.code, -32000);
+    }
   });
 });
 
