@@ -9,6 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { createMcpHandler } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { BridgeError } from "../src/errors.ts";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
@@ -510,6 +511,207 @@ Deno.test(
       assert.equal(error.message.match(/MCP error/g)?.length, 1, `one prefix: ${error.message}`);
     } finally {
       await h.close();
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------
+// 2026-07-28: the same server factory behind the SDK's strict modern handler.
+
+const MODERN = "2026-07-28";
+
+/**
+ * `createServer({era: "modern"})` per request behind `createMcpHandler`, fed
+ * raw enveloped requests in process; `tasks` adds a KV store and runner.
+ */
+async function modernHarness(options: { tasks?: boolean } = {}) {
+  const gateway = await TestGateway.start();
+  const gateways = new GatewayRegistry([gateway.instance({ token: "test-token" })]);
+  const kv = options.tasks ? await Deno.openKv(":memory:") : undefined;
+  const store = kv && new TaskStore(kv);
+  const runner = store &&
+    new TaskRunner({ store, gateways, log: silentLogger, watchMs: 20, idlePollMs: 20 });
+  runner?.start();
+  const tasks = store && runner ? { tasks: { store, runner, ttlMs: 60_000 } } : {};
+  const handler = createMcpHandler(
+    () => createServer({ gateways, log: silentLogger, owner: "tester", era: "modern", ...tasks }),
+    { legacy: "reject" },
+  );
+  let nextId = 1;
+  return {
+    gateway,
+    store,
+    /** Sends one request; `extensionDeclared` puts the Tasks extension in the envelope. */
+    async request(
+      method: string,
+      params: Record<string, unknown>,
+      extensionDeclared = false,
+    ): Promise<Record<string, unknown>> {
+      const name = method === "tools/call" ? params.name as string : undefined;
+      const { _meta, ...rest } = params as { _meta?: Record<string, unknown> };
+      const response = await handler.fetch(
+        new Request("http://localhost/mcp", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": MODERN,
+            "mcp-method": method,
+            ...(name ? { "mcp-name": name } : {}),
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: nextId++,
+            method,
+            params: {
+              ...rest,
+              _meta: {
+                ..._meta,
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientInfo": { name: "server-test", version: "0" },
+                "io.modelcontextprotocol/clientCapabilities": extensionDeclared
+                  ? { extensions: { "io.modelcontextprotocol/tasks": {} } }
+                  : {},
+              },
+            },
+          }),
+        }),
+      );
+      const type = response.headers.get("content-type") ?? "";
+      if (type.includes("text/event-stream")) {
+        // Progress came first; the last event is the answer.
+        const data = (await response.text()).split("\n").filter((l) => l.startsWith("data: "));
+        return JSON.parse(data.at(-1)!.slice(6));
+      }
+      return await response.json();
+    },
+    async close() {
+      await handler.close();
+      await runner?.stop();
+      kv?.close();
+      await gateway.close();
+    },
+  };
+}
+
+Deno.test(
+  "server: the modern era lists no tool with `execution`, even with tasks on; tools/list is cacheable",
+  opts,
+  async () => {
+    const m = await modernHarness({ tasks: true });
+    try {
+      const { result } = await m.request("tools/list", {}) as {
+        result: {
+          tools: { name: string; execution?: unknown }[];
+          ttlMs: number;
+          cacheScope: string;
+        };
+      };
+      assert.ok(result.tools.some((t) => t.name === "openclaw_chat_async"), "the task tools too");
+      assert.deepEqual(result.tools.filter((t) => "execution" in t).map((t) => t.name), []);
+      assert.equal(result.ttlMs, 3_600_000);
+      assert.equal(result.cacheScope, "public");
+    } finally {
+      await m.close();
+    }
+  },
+);
+
+Deno.test("server: the legacy era marks openclaw_chat alone as task-capable, only with tasks on", async () => {
+  const gateways = noGateway();
+  await using kv = await Deno.openKv(":memory:");
+  const store = new TaskStore(kv);
+  const runner = new TaskRunner({ store, gateways, log: silentLogger });
+  const withTasks = createToolset({ gateways, tasks: { store, runner, ttlMs: 60_000 } });
+  const executions = (tools: { name: string; execution?: unknown }[]) =>
+    tools.filter((t) => t.execution !== undefined).map((t) => [t.name, t.execution]);
+  assert.deepEqual(executions(withTasks.listed.legacy), [
+    ["openclaw_chat", { taskSupport: "optional" }],
+  ]);
+  assert.deepEqual(executions(withTasks.listed.modern), []);
+  assert.deepEqual(executions(createToolset({ gateways }).listed.legacy), []);
+});
+
+Deno.test(
+  "server: both eras give openclaw_chat the same structured content for the same gateway reply",
+  opts,
+  async () => {
+    const h = await connect();
+    const m = await modernHarness();
+    try {
+      const legacy = await call(h.client, "openclaw_chat", { message: "same in both" });
+      const { result: modern } = await m.request("tools/call", {
+        name: "openclaw_chat",
+        arguments: { message: "same in both" },
+      }) as { result: Result };
+      assert.equal(legacy.structuredContent?.reply, "echo: same in both");
+      assert.deepEqual(modern.structuredContent, legacy.structuredContent);
+      assert.deepEqual(modern.content, legacy.content);
+      assert.equal(modern.isError, legacy.isError);
+    } finally {
+      await h.close();
+      await m.close();
+    }
+  },
+);
+
+Deno.test(
+  "server: a modern openclaw_chat becomes a task only with the Tasks extension declared and no progress token",
+  opts,
+  async () => {
+    const m = await modernHarness({ tasks: true });
+    try {
+      const chat = (message: string, meta?: Record<string, unknown>) => ({
+        name: "openclaw_chat",
+        arguments: { message },
+        ...(meta ? { _meta: meta } : {}),
+      });
+      const { result: task } = await m.request("tools/call", chat("queued"), true) as {
+        result: Record<string, unknown>;
+      };
+      assert.equal(task.resultType, "task");
+      assert.equal(task.status, "working");
+      assert.equal(task.ttlMs, 60_000);
+      assert.equal(task.pollIntervalMs, 500);
+      assert.equal(typeof task.taskId, "string");
+      const stored = await m.store!.get("tester", task.taskId as string);
+      assert.equal(stored.origin, "mcp");
+
+      const plain = await m.request("tools/call", chat("not declared")) as { result: Result };
+      assert.equal(plain.result.structuredContent?.reply, "echo: not declared");
+      const watched = await m.request(
+        "tools/call",
+        chat("watched", { progressToken: "p1" }),
+        true,
+      ) as {
+        result: Result;
+      };
+      assert.equal(
+        watched.result.structuredContent?.reply,
+        "echo: watched",
+        "progress: runs at once",
+      );
+      const status = await m.request(
+        "tools/call",
+        { name: "openclaw_status", arguments: {} },
+        true,
+      ) as {
+        result: Record<string, unknown>;
+      };
+      assert.notEqual(status.result.resultType, "task", "only openclaw_chat becomes a task");
+
+      const refused = await m.request(
+        "tools/call",
+        { name: "openclaw_chat", arguments: { message: "x", instance: "nope" } },
+        true,
+      ) as { result: Result };
+      assert.equal(refused.result.isError, true, "a refused modern task is an error result");
+      assert.equal(
+        (refused.result.structuredContent?.error as { code: string }).code,
+        "unknown_instance",
+      );
+    } finally {
+      await m.close();
     }
   },
 );

@@ -1,16 +1,19 @@
 /**
  * `StdioTransport` over in-memory byte streams: framing, protocol errors for
- * bad lines, end of input, draining owed replies. No process spawn (the
- * process-level behaviour, signals and exit, is in tests/e2e/stdio_test.ts).
+ * bad lines, end of input, draining owed replies; and `runStdio` on such a
+ * transport: the era picked by the opening, the owed reply flushed at end of
+ * input, `closed` once. No process spawn (the process-level behaviour,
+ * signals and exit, is in tests/e2e/stdio_test.ts).
  */
 import assert from "node:assert/strict";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { GatewayRegistry } from "../src/gateway/registry.ts";
 import { silentLogger } from "../src/log.ts";
-import { createServer } from "../src/server.ts";
+import { Server } from "@modelcontextprotocol/server";
+import { createServer, type Era } from "../src/server.ts";
 import { INITIALIZE } from "../testing/spawn.ts";
-import { MAX_LINE_BYTES, StdioTransport } from "../src/stdio.ts";
+import { MAX_LINE_BYTES, runStdio, StdioTransport } from "../src/stdio.ts";
 
 const encoder = new TextEncoder();
 
@@ -170,3 +173,148 @@ Deno.test("stdio: the MCP server answers initialize and tools/list over the tran
   await tick();
   assert.ok(closed, "end of input closes the server");
 });
+
+Deno.test("stdio: closed fires once, after onclose, however often close is called", async () => {
+  const p = pipe();
+  const order: string[] = [];
+  p.transport.onclose = () => order.push("onclose");
+  p.transport.closed = () => order.push("closed");
+  await p.transport.start();
+  p.end();
+  await tick();
+  await p.transport.close();
+  assert.deepEqual(order, ["onclose", "closed"]);
+});
+
+/** The 2026-07-28 envelope a modern request carries in `params._meta`. */
+const ENVELOPE = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientInfo": { name: "stdio-test", version: "0" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+};
+
+/**
+ * `runStdio` on an in-memory transport with the real server factory,
+ * recording each era it is asked for and each time `closed` fires.
+ */
+function runOnPipe() {
+  const p = pipe();
+  const eras: Era[] = [];
+  const shutdown = new AbortController();
+  const running = runStdio({
+    createServer: (era) => {
+      eras.push(era);
+      return createServer({ gateways: noGateway(), log: silentLogger, era });
+    },
+    shutdown,
+    log: silentLogger,
+    transport: p.transport,
+  });
+  // runStdio hooks `closed` synchronously; count the calls through it.
+  let closedCalls = 0;
+  const hook = p.transport.closed!;
+  p.transport.closed = () => {
+    closedCalls++;
+    hook();
+  };
+  return { ...p, eras, shutdown, running, closedCalls: () => closedCalls };
+}
+
+function noGateway(): GatewayRegistry {
+  return new GatewayRegistry([{
+    name: "default",
+    url: "http://127.0.0.1:9",
+    timeoutMs: 1_000,
+    isDefault: true,
+    model: "openclaw",
+  }]);
+}
+
+Deno.test(
+  "runStdio: a modern opening (server/discover) is answered and pins 2026-07-28",
+  async () => {
+    const r = runOnPipe();
+    r.write(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "server/discover",
+        params: { _meta: ENVELOPE },
+      }) + "\n",
+    );
+    const [discover] = await r.outputLines(1);
+    assert.equal(discover.id, 1);
+    assert.deepEqual(discover.result.supportedVersions, ["2026-07-28"]);
+    assert.equal(discover.result._meta["io.modelcontextprotocol/serverInfo"].name, "openclaw-mcp");
+    r.write(
+      JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { _meta: ENVELOPE } }) +
+        "\n",
+    );
+    const [, list] = await r.outputLines(2);
+    assert.equal(list.id, 2);
+    assert.ok(list.result.tools.some((t: { name: string }) => t.name === "openclaw_chat"));
+    assert.ok(r.eras.length >= 1 && r.eras.every((era) => era === "modern"), `${r.eras}`);
+    r.write('{"jsonrpc":"2.0","id":3,"method":"tools/list"}\n');
+    const [, , claimless] = await r.outputLines(3);
+    assert.equal(claimless.id, 3);
+    assert.ok(claimless.error, "pinned modern: a request without the envelope is refused");
+
+    r.end();
+    await r.running;
+    assert.ok(r.shutdown.signal.aborted, "end of input aborts the shutdown signal");
+    assert.equal(r.closedCalls(), 1, "closed fires once");
+  },
+);
+
+Deno.test("runStdio: a legacy initialize pins 2025-11-25 for the connection", async () => {
+  const r = runOnPipe();
+  r.write(JSON.stringify(INITIALIZE) + "\n");
+  const [init] = await r.outputLines(1);
+  assert.equal(init.result.protocolVersion, "2025-11-25");
+  assert.equal(init.result.serverInfo.name, "openclaw-mcp");
+  r.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  r.write('{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n');
+  const [, list] = await r.outputLines(2);
+  assert.equal(list.id, 2, "a claim-less request is served: the connection is legacy");
+  assert.ok(list.result.tools.length > 0);
+  assert.deepEqual(r.eras, ["legacy"]);
+  r.end();
+  await r.running;
+  assert.equal(r.closedCalls(), 1);
+});
+
+Deno.test(
+  "runStdio: at end of input the work in flight is cancelled and its reply flushed before closing",
+  async () => {
+    const p = pipe();
+    const shutdown = new AbortController();
+    let cancelled = false;
+    const running = runStdio({
+      createServer: () => {
+        const server = new Server({ name: "slow", version: "0" }, { capabilities: { tools: {} } });
+        server.setRequestHandler("tools/call", async (_request, ctx) => {
+          const stop = AbortSignal.any([ctx.mcpReq.signal, shutdown.signal]);
+          await new Promise((resolve) => stop.addEventListener("abort", resolve, { once: true }));
+          cancelled = shutdown.signal.aborted;
+          return { content: [{ type: "text", text: "stopped" }], isError: true };
+        });
+        return server;
+      },
+      shutdown,
+      log: silentLogger,
+      transport: p.transport,
+    });
+    p.write(JSON.stringify(INITIALIZE) + "\n");
+    await p.outputLines(1);
+    p.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+    p.write(
+      '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x","arguments":{}}}\n',
+    );
+    await tick();
+    p.end();
+    await running;
+    assert.ok(cancelled, "the shutdown signal reached the handler");
+    const reply = p.lines().find((l) => l.id === 9);
+    assert.deepEqual(reply?.result?.content, [{ type: "text", text: "stopped" }], "the owed reply");
+  },
+);

@@ -117,10 +117,7 @@ function validId(taskId: string): string {
     checkTaskId(taskId);
     return taskId;
   } catch (error) {
-    if (error instanceof BridgeError) {
-      throw new ProtocolError(INVALID_PARAMS, `${error.code}: ${error.message}`);
-    }
-    throw error;
+    throw asProtocolError(error);
   }
 }
 
@@ -213,8 +210,9 @@ export function registerModernTasks(server: Server, o: McpTaskOptions): void {
     async ({ taskId }) => await detailedTask(o, await read(o, taskId)),
   );
   // Our tasks never ask for input, so there is nothing to apply; an
-  // unknown task is still refused, as the extension recommends. The SDK
-  // lifts `inputResponses` out of params (into ctx.mcpReq) before this sees them.
+  // unknown task is still refused, as the extension recommends. (The SDK
+  // lifts `inputResponses` out of the params into `ctx.mcpReq`, so the
+  // schema must not ask for it.)
   server.setRequestHandler(
     "tasks/update",
     schemas,
