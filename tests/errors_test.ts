@@ -115,4 +115,3 @@ Deno.test("errors: mcpError is the SDK's ProtocolError with our message as it is
   assert.deepEqual(error.data, { error: "d" });
   assert.equal(error.message, 'Unknown tool "x"');
 });
-
