@@ -5,6 +5,11 @@
  * cannot), all against the loopback test gateway, measured in the same run
  * and interleaved (a b c a b c) so machine drift affects all alike.
  *
+ * A second table sets the two protocol eras side by side on the same HTTP
+ * server, both through the v2 client (`@modelcontextprotocol/client`):
+ * (m) pinned to 2026-07-28 (stateless: each call answered by a fresh server,
+ * no session) and (l) pinned to 2025-11-25 (initialize, one session).
+ *
  * Run with `--v8-flags=--expose-gc` (as `deno task bench` does) for the
  * in-process session leak rows; without it they are skipped, saying why.
  *
@@ -35,6 +40,7 @@ import { TestGateway } from "../testing/test_gateway.ts";
 import { baseEnv, DENO_RUN, INITIALIZE, startHttp } from "../testing/spawn.ts";
 import { FakeLlm } from "../testing/fake_llm.ts";
 import { findOpenclaw, freePort, startRealGateway } from "../testing/real_gateway.ts";
+import { connectV2Http, type V2Session } from "../testing/v2_client.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -63,6 +69,18 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
+
+/** One figure for the two protocol eras (same server, same v2 client), with the direct call. */
+interface EraRow {
+  figure: string;
+  unit: string;
+  a?: number;
+  /** Modern: 2026-07-28, stateless. */
+  m: number;
+  /** Legacy: 2025-11-25, one session. */
+  l: number;
+}
+const eraRows: EraRow[] = [];
 const notes: string[] = [];
 
 function percentile(samples: number[], p: number): number {
@@ -74,9 +92,12 @@ type Target = "a" | "b" | "c";
 type Call = () => Promise<unknown>;
 
 /** Runs the calls interleaved, `rounds` times each, after a warm-up; returns the samples. */
-async function interleave(calls: Partial<Record<Target, Call>>, rounds: number) {
-  const samples: Partial<Record<Target, number[]>> = {};
-  const entries = Object.entries(calls) as [Target, Call][];
+async function interleave<K extends string = Target>(
+  calls: Partial<Record<K, Call>>,
+  rounds: number,
+): Promise<Partial<Record<K, number[]>>> {
+  const samples: Partial<Record<K, number[]>> = {};
+  const entries = Object.entries(calls) as [K, Call][];
   for (const [, fn] of entries) for (let i = 0; i < 20; i++) await fn();
   for (const [name] of entries) samples[name] = [];
   for (let i = 0; i < rounds; i++) {
@@ -288,10 +309,90 @@ async function transportFigures(gateway: TestGateway, old: OldServer | null) {
     b: percentile(connects.b!, 50),
     c: connects.c && percentile(connects.c, 50),
   });
+  await eraFigures(`${bServer.url}/mcp`, directCall);
   await bHttp.close();
   await cHttp?.close();
   await bServer.stop();
   await cServer?.stop();
+}
+
+function chatV2(session: V2Session, i: number): Promise<unknown> {
+  return session.client.callTool({ name: "openclaw_chat", arguments: { message: `bench ${i}` } });
+}
+
+/**
+ * The two eras on one HTTP server through the same v2 client: latency of
+ * the same `openclaw_chat` call (a modern call builds a server per request,
+ * a legacy one reuses its session's), throughput at 32 concurrent clients,
+ * and the cost of connecting (`server/discover` vs the initialize handshake).
+ */
+async function eraFigures(url: string, directCall: (i: number) => Promise<unknown>) {
+  const started = performance.now();
+  const connectEra = (era: "modern" | "legacy") => connectV2Http(url, { era });
+  const modern = await connectEra("modern");
+  const legacy = await connectEra("legacy");
+  if (modern.era !== "modern" || legacy.era !== "legacy") {
+    throw new Error(`era pinning failed: got ${modern.era} and ${legacy.era}`);
+  }
+  let n = 0;
+  const samples = await interleave({
+    a: () => directCall(n++),
+    m: () => chatV2(modern, n++),
+    l: () => chatV2(legacy, n++),
+  }, ROUNDS);
+  for (const p of [50, 95, 99]) {
+    eraRows.push({
+      figure: `HTTP chat latency p${p}`,
+      unit: "ms",
+      a: percentile(samples.a!, p),
+      m: percentile(samples.m!, p),
+      l: percentile(samples.l!, p),
+    });
+  }
+  await modern.close();
+  await legacy.close();
+
+  // Same pattern as the v1 throughput rows: two rounds, the second counts.
+  const concurrency = 32, total = QUICK ? 160 : 640;
+  const modernClients = await Promise.all(
+    Array.from({ length: concurrency }, () => connectEra("modern")),
+  );
+  const legacyClients = await Promise.all(
+    Array.from({ length: concurrency }, () => connectEra("legacy")),
+  );
+  const run = async (fn: (worker: number, i: number) => Promise<unknown>) => {
+    const t = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
+      for (let i = 0; i < total / concurrency; i++) await fn(w, i);
+    }));
+    return total / ((performance.now() - t) / 1000);
+  };
+  let rates = { a: 0, m: 0, l: 0 };
+  for (let round = 0; round < 2; round++) {
+    rates = {
+      a: await run((_w, i) => directCall(i)),
+      m: await run((w, i) => chatV2(modernClients[w], i)),
+      l: await run((w, i) => chatV2(legacyClients[w], i)),
+    };
+  }
+  eraRows.push({
+    figure: `HTTP throughput, ${concurrency} concurrent clients`,
+    unit: "calls/s",
+    ...rates,
+  });
+  await Promise.all([...modernClients, ...legacyClients].map((c) => c.close()));
+
+  const connects = await interleave({
+    m: async () => await (await connectEra("modern")).close(),
+    l: async () => await (await connectEra("legacy")).close(),
+  }, QUICK ? 20 : 60);
+  eraRows.push({
+    figure: "HTTP connect p50 (modern: server/discover; legacy: initialize, session)",
+    unit: "ms",
+    m: percentile(connects.m!, 50),
+    l: percentile(connects.l!, 50),
+  });
+  notes.push(`protocol era rows took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 async function startupFigures(gateway: TestGateway, old: OldServer | null) {
@@ -734,12 +835,27 @@ for (const r of rows) {
     } | ${fmt(r.c, r.unit)} | ${diff} | ${ratio} |`,
   );
 }
+console.log(
+  "\nprotocol eras, same HTTP server, v2 client (@modelcontextprotocol/client) pinned to each:\n",
+);
+console.log(
+  "| figure | unit | (a) direct | (m) modern 2026-07-28 | (l) legacy 2025-11-25 | m - a | l - a | m / l |",
+);
+console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const r of eraRows) {
+  const over = (v: number) => r.a !== undefined ? (v - r.a).toFixed(2) : "";
+  console.log(
+    `| ${r.figure} | ${r.unit} | ${fmt(r.a, r.unit)} | ${fmt(r.m, r.unit)} | ${
+      fmt(r.l, r.unit)
+    } | ${over(r.m)} | ${over(r.l)} | ${(r.m / r.l).toFixed(2)} |`,
+  );
+}
 for (const note of notes) console.log(`note: ${note}`);
 await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
 await Deno.writeTextFile(
   new URL("./results/latest.json", import.meta.url),
   JSON.stringify(
-    { date, machine, quick: QUICK, gatewayDelayMs: GATEWAY_DELAY, rows, notes },
+    { date, machine, quick: QUICK, gatewayDelayMs: GATEWAY_DELAY, rows, eraRows, notes },
     null,
     2,
   ) + "\n",
