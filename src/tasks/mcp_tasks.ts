@@ -168,12 +168,13 @@ async function settled(
   }
 }
 
-const taskIdParams = z.looseObject({ taskId: z.string() });
+// Built once: a 2026-07-28 request builds a server, and so registers these, every time.
 const anyResult = z.looseObject({});
+const schemas = { params: z.looseObject({ taskId: z.string() }), result: anyResult };
+const listSchemas = { params: z.looseObject({ cursor: z.string().optional() }), result: anyResult };
 
 /** Registers the 2025-11-25 native task methods on a legacy-era server. */
 export function registerLegacyTasks(server: Server, o: McpTaskOptions): void {
-  const schemas = { params: taskIdParams, result: anyResult };
   server.setRequestHandler(
     "tasks/get",
     schemas,
@@ -186,7 +187,7 @@ export function registerLegacyTasks(server: Server, o: McpTaskOptions): void {
   });
   server.setRequestHandler(
     "tasks/list",
-    { params: z.looseObject({ cursor: z.string().optional() }), result: anyResult },
+    listSchemas,
     async ({ cursor }) => {
       const page = await coded(() => o.store.list(o.owner, { cursor, limit: 50 }));
       return {
@@ -203,7 +204,6 @@ export function registerLegacyTasks(server: Server, o: McpTaskOptions): void {
 
 /** Registers the 2026-07-28 Tasks extension methods on a modern-era server. */
 export function registerModernTasks(server: Server, o: McpTaskOptions): void {
-  const schemas = { params: taskIdParams, result: anyResult };
   server.setRequestHandler(
     "tasks/get",
     schemas,
