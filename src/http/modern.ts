@@ -45,6 +45,9 @@ function authInfo(owner: string): AuthInfo {
   return { token: "", clientId: owner, scopes: [], extra: { principal: owner } };
 }
 
+/** Longest refusal message logged (`mcp_modern_refused`, debug). */
+export const MAX_LOGGED_ERROR = 500;
+
 /** Builds the leg over a server factory. */
 export function modernLeg(
   createServer: (owner: string, era: Era) => BridgeServer,
@@ -54,7 +57,10 @@ export function modernLeg(
     ({ authInfo }) => createServer(String(authInfo?.extra?.principal ?? ""), "modern"),
     {
       legacy: "reject",
-      onerror: (error) => log.debug("mcp_modern_refused", { error: error.message }),
+      // The SDK's refusals quote the request (a header, an envelope value, a
+      // tool name) in full: a 4 MiB body made a 4 MB log line per request.
+      onerror: (error) =>
+        log.debug("mcp_modern_refused", { error: error.message.slice(0, MAX_LOGGED_ERROR) }),
     },
   );
   return {

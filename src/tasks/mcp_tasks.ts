@@ -143,6 +143,42 @@ function read(o: McpTaskOptions, taskId: string): Promise<TaskRecord> {
   return coded(() => o.store.get(o.owner, validId(taskId)));
 }
 
+/**
+ * Most `tasks/result` waits on unfinished tasks one owner holds open at once
+ * in this process. Each wait reads KV four times a second, and it outlives a
+ * client that went away (a 2025 session does not cancel a request when its
+ * stream is dropped; a stateless JSON request is not even noticed), so
+ * without a bound one principal could pin the CPU with waits on one task.
+ */
+export const MAX_RESULT_WAITS = 32;
+
+/** Open waits per owner, per store (so per process). */
+const resultWaits = new WeakMap<TaskStore, Map<string, number>>();
+
+/** Counts a wait of `o.owner` against {@linkcode MAX_RESULT_WAITS}; returns its release. */
+function holdWait(o: McpTaskOptions): () => void {
+  let waits = resultWaits.get(o.store);
+  if (!waits) resultWaits.set(o.store, waits = new Map());
+  const held = waits.get(o.owner) ?? 0;
+  if (held >= MAX_RESULT_WAITS) {
+    const error = new BridgeError(
+      "quota_exceeded",
+      `You already wait on ${held} unfinished tasks with tasks/result; the limit is ${MAX_RESULT_WAITS} at once per caller.`,
+      "Wait for one to end, or poll tasks/get instead.",
+    );
+    throw new ProtocolError(-32000, `${error.code}: ${error.message}`, { error: error.toJSON() });
+  }
+  waits.set(o.owner, held + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (waits.get(o.owner) ?? 1) - 1;
+    if (left > 0) waits.set(o.owner, left);
+    else waits.delete(o.owner);
+  };
+}
+
 /** Waits until the task is terminal (polling the store, which any replica may write). */
 async function settled(
   o: McpTaskOptions,
@@ -150,21 +186,28 @@ async function settled(
   signal: AbortSignal,
 ): Promise<TaskRecord> {
   const stop = o.shutdown ? AbortSignal.any([signal, o.shutdown]) : signal;
-  while (true) {
-    const task = await read(o, taskId);
-    if (isTerminal(task.status)) return task;
-    if (stop.aborted) {
-      throw new ProtocolError(-32000, "The wait for the task's result was cancelled.");
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, POLL_INTERVAL_MS / 2);
-      stop.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        stop.removeEventListener("abort", done);
-        resolve();
+  const first = await read(o, taskId);
+  if (isTerminal(first.status)) return first;
+  const release = holdWait(o);
+  try {
+    while (true) {
+      if (stop.aborted) {
+        throw new ProtocolError(-32000, "The wait for the task's result was cancelled.");
       }
-    });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, POLL_INTERVAL_MS / 2);
+        stop.addEventListener("abort", done, { once: true });
+        function done() {
+          clearTimeout(timer);
+          stop.removeEventListener("abort", done);
+          resolve();
+        }
+      });
+      const task = await read(o, taskId);
+      if (isTerminal(task.status)) return task;
+    }
+  } finally {
+    release();
   }
 }
 
