@@ -39,7 +39,11 @@ async function serve(args: string[]): Promise<void> {
   const log = createLogger({ level: config.debug ? "debug" : "info" });
   log.debug("config", redactedConfig(config));
 
-  const bridge = startBridge(config, { kv, log });
+  // On stdio the runner waits for a first real request: a 2026-07-28 client
+  // probes with server/discover in a throwaway copy of this process, which
+  // must not claim tasks queued by others on the same KV.
+  const stdio = config.transport !== "http";
+  const bridge = startBridge(config, { kv, log, deferRunner: stdio });
   try {
     if (config.transport === "http") {
       await serveHttp({
@@ -55,6 +59,9 @@ async function serve(args: string[]): Promise<void> {
         createServer: (era) => bridge.serverFor("local", era),
         shutdown: bridge.shutdown,
         log,
+        onRequest: (method) => {
+          if (method !== "server/discover") bridge.startRunner();
+        },
       });
     }
   } finally {

@@ -24,6 +24,8 @@ export interface Bridge {
    * are shared.
    */
   serverFor(owner: string, era?: Era): BridgeServer;
+  /** Starts the task runner if `deferRunner` held it back (idempotent). */
+  startRunner(): void;
   /**
    * Stops the runner (running tasks go back to the queue); resolves when
    * every release is committed. Safe to call again, and after `shutdown`
@@ -33,12 +35,16 @@ export interface Bridge {
 }
 
 /**
- * Starts the task runner and returns the bridge. Session keys are namespaced
+ * Starts the task runner (unless `deferRunner`: then on `startRunner()`) and
+ * returns the bridge. Session keys are namespaced
  * per principal when more than one can exist (`MCP_SESSION_NAMESPACE`);
  * pending tasks are held to the per-principal quota and deadline of
  * `config.tasks`.
  */
-export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger }): Bridge {
+export function startBridge(
+  config: Config,
+  effects: { kv: Deno.Kv; log: Logger; deferRunner?: boolean },
+): Bridge {
   const { kv, log } = effects;
   const shutdown = new AbortController();
   const gateways = new GatewayRegistry(config.instances);
@@ -69,7 +75,7 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
       config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),
     ),
   });
-  runner.start();
+  if (!effects.deferRunner) runner.start();
   let stopping: Promise<void> | undefined;
   const stop = () => stopping ??= runner.stop();
   // Running tasks go back to the queue the moment shutdown begins (stdin EOF,
@@ -95,6 +101,7 @@ export function startBridge(config: Config, effects: { kv: Deno.Kv; log: Logger 
         sessions,
         toolset,
       }),
+    startRunner: () => runner.start(),
     stop,
   };
 }

@@ -48,6 +48,8 @@ export class StdioTransport implements Transport {
    * cancel work, {@linkcode StdioTransport.drain} the replies, then close.
    */
   onInputEnd?: () => void | Promise<void>;
+  /** Called with the method of each request read, before the protocol layer sees it. */
+  onRequest?: (method: string) => void;
   /** Called once when the transport has closed, after `onclose` (for the owner, who does not set `onclose`). */
   closed?: () => void;
 
@@ -141,7 +143,10 @@ export class StdioTransport implements Transport {
       this.send(reply).catch(() => {});
       return;
     }
-    if ("method" in message && "id" in message) this.#unanswered.add(message.id);
+    if ("method" in message && "id" in message) {
+      this.#unanswered.add(message.id);
+      this.onRequest?.(message.method);
+    }
     this.onmessage?.(message);
   }
 
@@ -175,6 +180,8 @@ export interface StdioOptions {
   log: Logger;
   /** The transport (default: stdin/stdout). */
   transport?: StdioTransport;
+  /** Called with the method of each request read (main starts the task runner on the first real one). */
+  onRequest?: (method: string) => void;
 }
 
 /**
@@ -184,6 +191,7 @@ export interface StdioOptions {
 export async function runStdio(options: StdioOptions): Promise<void> {
   const { shutdown, log } = options;
   const transport = options.transport ?? new StdioTransport();
+  transport.onRequest = options.onRequest;
   const closed = new Promise<void>((resolve) => {
     transport.closed = resolve;
   });

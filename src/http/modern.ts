@@ -53,19 +53,31 @@ export function modernLeg(
   createServer: (owner: string, era: Era) => BridgeServer,
   log: Logger,
 ): ModernLeg {
-  const handler: McpHttpHandler = createMcpHandler(
-    ({ authInfo }) => createServer(String(authInfo?.extra?.principal ?? ""), "modern"),
-    {
-      legacy: "reject",
-      // The SDK's refusals quote the request (a header, an envelope value, a
-      // tool name) in full: a 4 MiB body made a 4 MB log line per request.
-      onerror: (error) =>
-        log.debug("mcp_modern_refused", { error: error.message.slice(0, MAX_LOGGED_ERROR) }),
-    },
-  );
+  const options = (responseMode: "auto" | "sse") => ({
+    legacy: "reject" as const,
+    responseMode,
+    // The SDK's refusals quote the request (a header, an envelope value, a
+    // tool name) in full: a 4 MiB body made a 4 MB log line per request.
+    onerror: (error: Error) =>
+      log.debug("mcp_modern_refused", { error: error.message.slice(0, MAX_LOGGED_ERROR) }),
+  });
+  const factory = ({ authInfo }: { authInfo?: AuthInfo }) =>
+    createServer(String(authInfo?.extra?.principal ?? ""), "modern");
+  // A tool call may run for minutes. Answered as one JSON body, nothing is
+  // written until it ends, and Deno does not notice a client that closed
+  // the connection meanwhile: the call would run on to the gateway's
+  // timeout. As an SSE stream (headers at once, keep-alives), closing the
+  // response cancels the call, which is how 2026-07-28 clients cancel.
+  const calls: McpHttpHandler = createMcpHandler(factory, options("sse"));
+  // Everything else is quick: one JSON body.
+  const rest: McpHttpHandler = createMcpHandler(factory, options("auto"));
   return {
-    handle: (request, owner, body) =>
-      handler.fetch(request, { authInfo: authInfo(owner), parsedBody: body }),
-    close: () => handler.close(),
+    handle: (request, owner, body) => {
+      const handler = (body as { method?: unknown } | null)?.method === "tools/call" ? calls : rest;
+      return handler.fetch(request, { authInfo: authInfo(owner), parsedBody: body });
+    },
+    close: async () => {
+      await Promise.all([calls.close(), rest.close()]);
+    },
   };
 }

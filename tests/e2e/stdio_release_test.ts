@@ -250,3 +250,38 @@ Deno.test(
     await assertReclaimedAtOnce(context, taskId, 1);
   },
 );
+
+Deno.test(
+  "stdio: a process that only answers a server/discover probe never claims queued tasks",
+  opts,
+  async () => {
+    await using context = await setup();
+    const { gateway, env, processes } = context;
+    // A task queued by another process on the same KV, which then goes away
+    // (stdin closed: it hands the running task back to the queue).
+    const first = new StdioProcess(env);
+    processes.push(first);
+    await first.initialize();
+    const { task_id: taskId } = await first.tool("openclaw_chat_async", { message: "queued" });
+    await gateway.waitFor(() => gateway.chats.length === 1, 5_000);
+    assert.equal((await first.closeStdin()).code, 0, first.stderr);
+
+    // What a 2026-07-28 client's probe copy of the server sees: one discover, then EOF.
+    const probe = new StdioProcess(env);
+    processes.push(probe);
+    const discovered = await probe.request("server/discover", {
+      _meta: {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": { name: "probe", version: "0" },
+        "io.modelcontextprotocol/clientCapabilities": {},
+      },
+    });
+    assert.ok((discovered.result as { supportedVersions: string[] }).supportedVersions.length);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal((await probe.closeStdin()).code, 0, probe.stderr);
+    assert.equal(gateway.chats.length, 1, "the probe sent nothing to the gateway");
+
+    // The real connection's first request starts the runner, which claims the task.
+    await assertReclaimedAtOnce(context, String(taskId), 1);
+  },
+);

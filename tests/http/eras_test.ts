@@ -8,9 +8,10 @@
 import assert from "node:assert/strict";
 import { TOOLS_LIST_TTL_MS } from "../../src/server.ts";
 import { TASKS_EXTENSION } from "../../src/tasks/mcp_tasks.ts";
-import { TestGateway } from "../../testing/test_gateway.ts";
+import { sleep, TestGateway } from "../../testing/test_gateway.ts";
 import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../../testing/spawn.ts";
 import {
+  envelope,
   errorOf,
   type Json,
   legacyRpc,
@@ -67,13 +68,14 @@ function taskRefusal(reply: Reply): string {
   return (error.data?.error as Json).code as string;
 }
 
-Deno.test("eras: a 2026 tools/call needs no session; JSON without progress", opts, async () => {
+Deno.test("eras: a 2026 tools/call needs no session; other methods answer JSON", opts, async () => {
   await withServer(async (server) => {
     const reply = await modernCall(server.url, "openclaw_chat", { message: "no session" }, {
       id: "call-7",
     });
     assert.equal(reply.status, 200);
-    assert.match(reply.headers.get("content-type") ?? "", /^application\/json/);
+    // A call is always a stream, so that closing it cancels the call.
+    assert.match(reply.headers.get("content-type") ?? "", /^text\/event-stream/);
     assert.equal(reply.headers.get("mcp-session-id"), null);
     assert.equal(reply.response.id, "call-7");
     const result = resultOf(reply);
@@ -84,9 +86,57 @@ Deno.test("eras: a 2026 tools/call needs no session; JSON without progress", opt
     // The Tasks extension alone does not make other tools tasks.
     const status = await modernCall(server.url, "openclaw_status", {}, { tasks: true });
     assert.equal(structuredOf(status).ok, true);
+    const list = await modernRpc(server.url, "tools/list");
+    assert.match(list.headers.get("content-type") ?? "", /^application\/json/);
     assert.equal(await sessions(server.url), 0, "no session was opened");
   });
 });
+
+Deno.test(
+  "eras: closing a 2026 tools/call response cancels the call and its gateway request",
+  opts,
+  async () => {
+    await withServer(async (server, gateway) => {
+      gateway.fault = { kind: "hang" };
+      for (const progressToken of [undefined, "p-1"]) {
+        const before = gateway.chats.length;
+        const abort = new AbortController();
+        const answer = fetch(`${server.url}/mcp`, {
+          method: "POST",
+          signal: abort.signal,
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": MODERN,
+            "mcp-method": "tools/call",
+            "mcp-name": "openclaw_chat",
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "tools/call",
+            params: {
+              name: "openclaw_chat",
+              arguments: { message: "hold" },
+              _meta: { ...envelope(), ...(progressToken ? { progressToken } : {}) },
+            },
+          }),
+        }).catch(() => null);
+        const deadline = Date.now() + 5_000;
+        while (gateway.chats.length === before && Date.now() < deadline) await sleep(20);
+        assert.equal(gateway.chats.length, before + 1, "the call reached the gateway");
+        // The client goes away mid-call (as a 2026 client cancels).
+        abort.abort();
+        await (await answer)?.body?.cancel().catch(() => {});
+        while (!gateway.chats.at(-1)!.aborted && Date.now() < deadline) await sleep(20);
+        assert.ok(
+          gateway.chats.at(-1)!.aborted,
+          `progress ${progressToken}: gateway request aborted`,
+        );
+      }
+    });
+  },
+);
 
 Deno.test(
   "eras: a 2026 tools/call with a progress token streams progress, then the result",
