@@ -27,6 +27,15 @@ export const EVENT_MAX_AGE_MS = 10 * 60_000;
 /** Default time a finished stream stays replayable after its final response: 60 s. */
 export const FINISHED_STREAM_GRACE_MS = 60_000;
 
+/**
+ * How often storing an event also walks every stream for what is past its
+ * time. Every POST of a session is a stream, and finished ones stay for the
+ * grace window, so walking them on each event made a busy session's cost
+ * grow with the square of its call rate; the byte budget is still kept on
+ * every event.
+ */
+export const PRUNE_INTERVAL_MS = 1_000;
+
 /** Options for {@linkcode BoundedEventStore}. */
 export interface EventStoreOptions {
   /** Events kept per stream, oldest dropped first; default {@linkcode EVENTS_PER_STREAM}. */
@@ -76,6 +85,7 @@ export class BoundedEventStore implements EventStore {
   #graceMs: number;
   #now: () => number;
   #bytes = 0;
+  #prunedAt = -Infinity;
   // One sequence for the whole store, so that a stream dropped and seen
   // again never reuses an event id.
   #seq = 0;
@@ -123,18 +133,21 @@ export class BoundedEventStore implements EventStore {
     stream.finishedAt = isResponse(message) ? at : null;
     this.#bytes += bytes;
     if (stream.events.length > this.#limit) this.#bytes -= stream.events.shift()!.bytes;
-    this.prune();
+    if (at - this.#prunedAt >= PRUNE_INTERVAL_MS) this.prune();
+    else this.#keepBudget();
     return Promise.resolve(id);
   }
 
   /**
    * Drops what is past its time (finished streams after the grace window,
    * events past the age limit), then the oldest events until the store is
-   * within its byte budget. Called on every store; call it from a timer too,
-   * so an idle session frees memory.
+   * within its byte budget. Stores call it at most every
+   * {@linkcode PRUNE_INTERVAL_MS}; call it from a timer too, so an idle
+   * session frees memory.
    */
   prune(): void {
     const t = this.#now();
+    this.#prunedAt = t;
     const ageCutoff = t - this.#maxAgeMs;
     for (const [streamId, stream] of this.#streams) {
       if (stream.finishedAt !== null && t - stream.finishedAt >= this.#graceMs) {
@@ -147,6 +160,11 @@ export class BoundedEventStore implements EventStore {
       // A stream silent for the whole age limit is forgotten with its events.
       if (!stream.events.length && stream.lastAt <= ageCutoff) this.#dropStream(streamId, stream);
     }
+    this.#keepBudget();
+  }
+
+  /** Drops the oldest events until the store is within its byte budget. */
+  #keepBudget(): void {
     while (this.#bytes > this.#maxBytes) {
       let oldest: Stream | undefined;
       for (const stream of this.#streams.values()) {

@@ -1,12 +1,12 @@
 /** The session event store: bounded by events per stream, bytes, age and a grace window. */
 import assert from "node:assert/strict";
-// @ts-types="@modelcontextprotocol/sdk/types"
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import {
   BoundedEventStore,
   EVENT_BYTES_PER_SESSION,
   EVENT_MAX_AGE_MS,
   FINISHED_STREAM_GRACE_MS,
+  PRUNE_INTERVAL_MS,
 } from "../../src/http/event_store.ts";
 
 function clock(start = 1_000_000) {
@@ -125,4 +125,25 @@ Deno.test("event store: ids never repeat, even for a stream seen again after it 
 Deno.test("event store: the default budget is a few MiB", () => {
   assert.ok(EVENT_BYTES_PER_SESSION >= 1024 * 1024 && EVENT_BYTES_PER_SESSION <= 4 * 1024 * 1024);
   assert.ok(FINISHED_STREAM_GRACE_MS >= 30_000 && FINISHED_STREAM_GRACE_MS <= 120_000);
+});
+
+Deno.test("event_store: streams are walked at most once a second; the byte budget always holds", () => {
+  let t = 0;
+  const store = new BoundedEventStore({ finishedGraceMs: 100, maxBytes: 400, now: () => t });
+  const response = (id: number) => ({ jsonrpc: "2.0" as const, id, result: {} });
+  const note = (text: string) => ({
+    jsonrpc: "2.0" as const,
+    method: "notifications/progress",
+    params: { progressToken: 1, progress: 1, message: text },
+  });
+  store.storeEvent("a", response(1));
+  t = 200;
+  store.storeEvent("b", note("x"));
+  assert.equal(store.streams, 2, "a is past its grace, but the walk waits for its interval");
+  t = PRUNE_INTERVAL_MS;
+  store.storeEvent("b", note("y"));
+  assert.equal(store.streams, 1, "the next walk drops a");
+  t = PRUNE_INTERVAL_MS + 10;
+  for (let i = 0; i < 10; i++) store.storeEvent("b", note("z".repeat(100)));
+  assert.ok(store.bytes <= 400, `within budget between walks: ${store.bytes}`);
 });
