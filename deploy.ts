@@ -56,7 +56,8 @@ export async function deployHandler(
       createServer: bridge.serverFor,
       gateways: bridge.gateways,
       kv,
-      log,
+      log: bridge.log,
+      metrics: bridge.metrics,
       issuer: () => issuer,
     }));
   } catch (error) {

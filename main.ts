@@ -52,13 +52,14 @@ async function serve(args: string[]): Promise<void> {
         shutdown: bridge.shutdown,
         gateways: bridge.gateways,
         kv,
-        log,
+        log: bridge.log,
+        metrics: bridge.metrics,
       });
     } else {
       await runStdio({
         createServer: (era) => bridge.serverFor("local", era),
         shutdown: bridge.shutdown,
-        log,
+        log: bridge.log,
         onRequest: (method) => {
           if (method !== "server/discover") bridge.startRunner();
         },

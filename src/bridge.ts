@@ -7,7 +7,8 @@
 import type { Config } from "./config.ts";
 import { GatewayRegistry } from "./gateway/registry.ts";
 import { namespaceSessions, SessionKeys } from "./gateway/session_key.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, observeLogger } from "./log.ts";
+import { BridgeMetrics } from "./metrics/bridge_metrics.ts";
 import { type BridgeServer, createServer, createToolset, type Era } from "./server.ts";
 import { TaskRunner } from "./tasks/runner.ts";
 import { TaskStore } from "./tasks/store.ts";
@@ -18,6 +19,13 @@ export interface Bridge {
   gateways: GatewayRegistry;
   /** Aborted at shutdown: cancels calls in flight and hands running tasks back at once. */
   shutdown: AbortController;
+  /** This process's metrics (`/metrics`), fed by the bridge's events and gateway requests. */
+  metrics: BridgeMetrics;
+  /**
+   * The logger to give the transport (HTTP app, OAuth): the one passed in,
+   * observed by {@linkcode Bridge.metrics}.
+   */
+  log: Logger;
   /**
    * A new MCP server acting for `owner` (its tasks, its session keys) in one
    * protocol era (default `legacy`). Cheap: the toolset, store and runner
@@ -45,9 +53,16 @@ export function startBridge(
   config: Config,
   effects: { kv: Deno.Kv; log: Logger; deferRunner?: boolean },
 ): Bridge {
-  const { kv, log } = effects;
+  const { kv } = effects;
+  // Metrics need the toolset's names, and the toolset needs the runner,
+  // which needs the logger: events reach the metrics through `fed`, set
+  // before the runner starts and before any server exists.
+  const fed: { metrics?: BridgeMetrics } = {};
+  const log = observeLogger(effects.log, (event, fields) => fed.metrics?.record(event, fields));
   const shutdown = new AbortController();
-  const gateways = new GatewayRegistry(config.instances);
+  const gateways = new GatewayRegistry(config.instances, {
+    onRequest: (record) => fed.metrics?.gatewayRequest(record),
+  });
   const sessions = new SessionKeys({
     namespaced: namespaceSessions({
       mode: config.sessions.namespace,
@@ -75,6 +90,14 @@ export function startBridge(
       config.instances.filter((i) => i.concurrency).map((i) => [i.name, i.concurrency!]),
     ),
   });
+  const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
+  const toolset = createToolset({ gateways, tasks, sessions });
+  const metrics = fed.metrics = new BridgeMetrics({
+    tools: [...toolset.tools.keys()],
+    instances: config.instances.map((i) => i.name),
+    taskCounts: () => store.countAll(),
+    log: effects.log,
+  });
   if (!effects.deferRunner) runner.start();
   let stopping: Promise<void> | undefined;
   const stop = () => stopping ??= runner.stop();
@@ -85,11 +108,11 @@ export function startBridge(
   shutdown.signal.addEventListener("abort", () => {
     stop().catch((error) => log.error("runner_stop_failed", { error: String(error) }));
   }, { once: true });
-  const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
-  const toolset = createToolset({ gateways, tasks, sessions });
   return {
     gateways,
     shutdown,
+    metrics,
+    log,
     serverFor: (owner, era) =>
       createServer({
         gateways,

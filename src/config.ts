@@ -114,6 +114,8 @@ export interface Config {
     allowedHosts: string[];
     allowedOrigins: string[];
     authTokens: string[];
+    /** `MCP_METRICS_TOKEN`: the bearer token that may read `/metrics` (see `src/metrics/access.ts`). */
+    metricsToken?: string;
     allowInsecure: boolean;
     rateLimitPerMinute: number;
   };
@@ -318,6 +320,8 @@ function toConfig(options: Options, origins: Origins): Config {
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
       authTokens: options.authTokens,
+      // An empty token means none, as an unset one does.
+      metricsToken: options.metricsToken || undefined,
       allowInsecure: options.allowInsecure,
       rateLimitPerMinute: options.rateLimit,
     },

@@ -1,7 +1,7 @@
 /**
  * The config as logs and status output may show it: every secret option
  * (gateway tokens, the client secret, the owner password, static bearer
- * tokens) replaced by whether it is set.
+ * tokens, the metrics token) replaced by whether it is set.
  *
  * @module
  */
@@ -17,6 +17,10 @@ export function redactedConfig(config: Config): Record<string, unknown> {
       clientSecret: config.auth.clientSecret ? "[redacted]" : undefined,
       ownerPassword: config.auth.ownerPassword ? "[redacted]" : undefined,
     },
-    http: { ...config.http, authTokens: `${config.http.authTokens.length} configured` },
+    http: {
+      ...config.http,
+      authTokens: `${config.http.authTokens.length} configured`,
+      metricsToken: config.http.metricsToken ? "[redacted]" : undefined,
+    },
   };
 }

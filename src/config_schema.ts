@@ -344,6 +344,13 @@ export const optionsSchema = z.object({
     secret: true,
     help: "Static bearer tokens accepted on /mcp (comma-separated)",
   }),
+  metricsToken: option(text().optional(), {
+    env: ["MCP_METRICS_TOKEN"],
+    flag: "metrics-token",
+    secret: true,
+    help:
+      "Bearer token that may read /metrics (Prometheus); MCP_AUTH_TOKENS tokens may too, OAuth tokens never; with no auth at all, loopback clients of a loopback bind may",
+  }),
   allowInsecure: option(bool(), {
     env: ["MCP_ALLOW_INSECURE"],
     flag: "allow-insecure",

@@ -38,6 +38,8 @@ export type ErrorCode =
   | "quota_exceeded"
   | "storage_unavailable"
   // HTTP routes outside /mcp.
+  | "unauthorized"
+  | "rate_limited"
   | "forbidden"
   | "not_found"
   | "gone"
@@ -71,6 +73,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   task_expired: 410,
   quota_exceeded: 429,
   storage_unavailable: 503,
+  unauthorized: 401,
+  rate_limited: 429,
   forbidden: 403,
   not_found: 404,
   gone: 410,

@@ -112,3 +112,38 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything, for tests and library use. */
 export const silentLogger: Logger = createLogger({ write: () => {} });
+
+/** Hears every event a logger is given, whatever its level prints: see {@linkcode observeLogger}. */
+export type LogObserver = (
+  event: string,
+  fields: Readonly<Record<string, unknown>>,
+  level: LogLevel,
+) => void;
+
+/**
+ * A logger that tells `observer` of every event (before redaction, and at
+ * every level, debug included, whether or not it is printed) and then
+ * passes it to `log`. Metrics are fed this way from the events the code
+ * already logs. The observer must not throw; if it does, the event is
+ * still logged.
+ *
+ * @example
+ * ```ts
+ * let calls = 0;
+ * const log = observeLogger(silentLogger, (event) => {
+ *   if (event === "tool_call") calls++;
+ * });
+ * log.info("tool_call", { tool: "openclaw_chat", outcome: "ok" });
+ * ```
+ */
+export function observeLogger(log: Logger, observer: LogObserver): Logger {
+  const level = (name: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => {
+    try {
+      observer(event, fields, name);
+    } catch {
+      // An observer's failure never costs the log line.
+    }
+    log[name](event, fields);
+  };
+  return { debug: level("debug"), info: level("info"), warn: level("warn"), error: level("error") };
+}

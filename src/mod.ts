@@ -43,7 +43,12 @@ export {
   type LogLevel,
   silentLogger,
 } from "./log.ts";
-export { type ChatRequest, GatewayClient, type GatewayClientOptions } from "./gateway/client.ts";
+export {
+  type ChatRequest,
+  GatewayClient,
+  type GatewayClientOptions,
+  type GatewayRequestRecord,
+} from "./gateway/client.ts";
 export type { ChatReply, Usage } from "./gateway/reply.ts";
 export type { HealthReport, HealthStatus } from "./gateway/health.ts";
 export { GatewayRegistry } from "./gateway/registry.ts";

@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "../log.ts";
 import { authorizeRoutes } from "./authorize.ts";
 import { consentRoutes } from "./consent.ts";
 import {
@@ -69,7 +70,7 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
   }
   const app = new Hono();
   for (const path of ["/authorize", "/token", "/revoke", "/register"]) {
-    app.use(path, bodyLimit({ maxSize: MAX_OAUTH_BODY_BYTES }));
+    app.use(path, logRefusals(ctx.log), bodyLimit({ maxSize: MAX_OAUTH_BODY_BYTES }));
   }
   app.route("/", metadataRoutes(ctx));
   app.route("/", authorizeRoutes(ctx));
@@ -83,4 +84,52 @@ export function createOAuth(deps: OAuthDeps): OAuthServer {
     resourceMetadataUrl: () => `${deps.issuer()}/.well-known/oauth-protected-resource/mcp`,
     verify: (token) => ctx.store.lookup(token, "access"),
   };
+}
+
+/**
+ * Logs `oauth_refused` (debug: a flood must not flood the log) with the
+ * endpoint, the reason and the status of every refused request, whichever
+ * of the endpoint's many refusals answered it: one place, seen from the
+ * outside, so metrics count refusals by reason without a call at each.
+ */
+function logRefusals(log: Logger): MiddlewareHandler {
+  return async function refusals(c, next) {
+    await next();
+    const reason = await refusalReason(c.res);
+    if (reason) {
+      log.debug("oauth_refused", {
+        endpoint: c.req.path.slice(1),
+        reason,
+        status: c.res.status,
+      });
+    }
+  };
+}
+
+/** The reason of a refusal shown as a page (before a redirect URI is trusted), by status. */
+const PAGE_REASONS: Readonly<Record<number, string>> = {
+  400: "invalid_request",
+  401: "access_denied",
+  403: "access_denied",
+  413: "invalid_request",
+  429: "too_many_requests",
+  503: "temporarily_unavailable",
+};
+
+/**
+ * Why a response refuses its request, in OAuth's words: the `error` of a
+ * redirect back to the client or of a JSON body, else (an HTML page, a body
+ * limit) one read from the status; null when it refuses nothing.
+ */
+async function refusalReason(response: Response): Promise<string | null> {
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get("location");
+    return location ? URL.parse(location)?.searchParams.get("error") ?? null : null;
+  }
+  if (response.status < 400) return null;
+  if (response.headers.get("content-type")?.includes("json")) {
+    const body = await response.clone().json().catch(() => null);
+    if (typeof body?.error === "string") return body.error;
+  }
+  return PAGE_REASONS[response.status] ?? "other";
 }

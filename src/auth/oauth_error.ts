@@ -17,6 +17,12 @@ export { OAuthError, OAuthErrorCode };
  */
 export const REGISTRATION_DISABLED = "registration_disabled";
 
+/** Every `error` code an OAuth endpoint may send: RFC 6749 and its extensions, and ours. */
+export const OAUTH_ERROR_CODES: readonly string[] = [
+  ...Object.values(OAuthErrorCode),
+  REGISTRATION_DISABLED,
+];
+
 /** HTTP status per `error`; anything else is a 400 (RFC 6749 §5.2). */
 const STATUS: Readonly<Record<string, 401 | 404 | 429 | 503>> = {
   [OAuthErrorCode.InvalidClient]: 401,

@@ -143,5 +143,6 @@ async function refreshToken(
     return invalidGrant("The refresh token is invalid, expired or revoked.");
   }
   if (client.kind === "dcr") await ctx.store.touchClient(client.clientId, ctx.limits);
+  ctx.log.info("oauth_tokens_issued", { client: client.clientId, grant: "refresh_token" });
   return tokenResponse(result);
 }

@@ -14,7 +14,15 @@ import { readChatStream } from "./chat_stream.ts";
 import { badReplyError, statusError } from "./errors.ts";
 import { type HealthReport, listAgents, probeHealth } from "./health.ts";
 import { type ChatReply, parseCompletion } from "./reply.ts";
-import { GatewayCall, gatewayHeaders, type GatewayTarget, MAX_REPLY_BYTES } from "./request.ts";
+import {
+  GatewayCall,
+  gatewayHeaders,
+  type GatewayRequestRecord,
+  type GatewayTarget,
+  MAX_REPLY_BYTES,
+} from "./request.ts";
+
+export type { GatewayRequestRecord } from "./request.ts";
 
 /** What {@linkcode GatewayClient.chat} needs. */
 export interface ChatRequest {
@@ -38,6 +46,8 @@ export interface GatewayClientOptions {
   now?: () => number;
   /** Body cap in bytes; default {@linkcode MAX_REPLY_BYTES}. */
   maxReplyBytes?: number;
+  /** Told how each request ended: its path and status (the bridge's metrics); must not throw. */
+  onRequest?: (record: GatewayRequestRecord) => void;
 }
 
 /** A client for one gateway instance. */
@@ -54,6 +64,7 @@ export class GatewayClient {
       instance,
       fetch: options.fetch ?? fetch,
       maxReplyBytes: options.maxReplyBytes ?? MAX_REPLY_BYTES,
+      onRequest: options.onRequest,
     };
     this.#now = options.now ?? (() => performance.now());
   }

@@ -22,6 +22,18 @@ export interface GatewayTarget {
   fetch: typeof fetch;
   /** Replies larger than this many bytes are refused. */
   maxReplyBytes: number;
+  /** Told how each request ended (metrics); must not throw. */
+  onRequest?: (record: GatewayRequestRecord) => void;
+}
+
+/** How one request to a gateway ended, as {@linkcode GatewayTarget.onRequest} hears it. */
+export interface GatewayRequestRecord {
+  /** The instance's name. */
+  instance: string;
+  /** The path asked for, e.g. `/v1/chat/completions` (one of the client's own, never a caller's). */
+  path: string;
+  /** The HTTP status of the response, or why there was none. */
+  status: number | "unreachable" | "timeout" | "cancelled";
 }
 
 /** `accept: application/json`, the instance's bearer token if it has one, and `extra`. */
@@ -77,14 +89,29 @@ export class GatewayCall implements Disposable {
   async send(path: string, init: RequestInit = {}): Promise<Response> {
     const { instance } = this.target;
     try {
-      return await this.target.fetch(instance.url + path, {
+      const response = await this.target.fetch(instance.url + path, {
         ...init,
         signal: this.signal,
         redirect: "manual",
       });
+      this.#report(path, response.status);
+      return response;
     } catch (error) {
-      if (this.signal.aborted) throw abortedError(instance, this.timedOut());
+      if (this.signal.aborted) {
+        const timedOut = this.timedOut();
+        this.#report(path, timedOut ? "timeout" : "cancelled");
+        throw abortedError(instance, timedOut);
+      }
+      this.#report(path, "unreachable");
       throw unreachableError(instance, error instanceof Error ? error.message : "");
+    }
+  }
+
+  #report(path: string, status: GatewayRequestRecord["status"]): void {
+    try {
+      this.target.onRequest?.({ instance: this.target.instance.name, path, status });
+    } catch {
+      // Observing a request never fails it.
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The HTTP app: Streamable HTTP at `/mcp` (both protocol eras: 2025-11-25
  * requests go to sessions or the stateless transport, 2026-07-28 requests
- * to the per-request leg) plus `/health` and `/ready`, behind
+ * to the per-request leg) plus `/health`, `/ready` and `/metrics`, behind
  * the guards, in this order: Host/Origin, CORS, body limit, auth (failed
  * attempts limited per client address), rate limit (per verified principal,
  * each batch element counted).
@@ -25,6 +25,8 @@ import { type GuardEnv, mcpGuards, siteGuards } from "./guard_chain.ts";
 import { type AuthMode, healthHandler } from "./health.ts";
 import { readBody } from "./rpc_body.ts";
 import { readyHandler } from "./ready.ts";
+import type { BridgeMetrics } from "../metrics/bridge_metrics.ts";
+import { metricsAccess } from "../metrics/access.ts";
 
 export { MAX_BODY_BYTES } from "./guard_chain.ts";
 export { READY_PROBE_TTL_MS } from "./ready.ts";
@@ -47,8 +49,10 @@ export interface AppDeps {
   log: Logger;
   /** Public base URL (the OAuth issuer); known once the server listens. */
   issuer: () => string;
-  /** Clock in ms (sessions, the /ready cache). */
+  /** Clock in ms (sessions, the /ready cache, the /metrics refusal limit). */
   now?: () => number;
+  /** This process's metrics: served at `/metrics` (see `metrics/access.ts`); no route without. */
+  metrics?: Pick<BridgeMetrics, "expose" | "contentType" | "watchSessions">;
 }
 
 /** The app and the session table it serves. */
@@ -70,7 +74,8 @@ export type Env = { Bindings: Deno.ServeHandlerInfo } & GuardEnv;
 
 /**
  * Builds the HTTP app: Host/Origin guard and CORS on every route; `/health`,
- * `/ready`, OAuth and the retired `/sse` routes; then on `/mcp` a body
+ * `/ready`, `/metrics` (behind its own guard, outside the per-principal
+ * rate limit), OAuth and the retired `/sse` routes; then on `/mcp` a body
  * limit, authentication (with its per-address attempt limit) and the
  * per-principal rate limit. Async because the bearer middleware digests the
  * static tokens first.
@@ -96,6 +101,15 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
     }),
   );
   app.get("/ready", readyHandler({ gateways: deps.gateways, kv: deps.kv, now }));
+  const { metrics } = deps;
+  if (metrics) {
+    metrics.watchSessions(() => sessions?.size ?? 0);
+    app.get("/metrics", metricsAccess(config, { now }), async function scrape() {
+      return new Response(await metrics.expose(), {
+        headers: { "content-type": metrics.contentType, "cache-control": "no-store" },
+      });
+    });
+  }
   if (oauth) app.route("/", oauth.app);
   app.all("/sse", gone);
   app.all("/messages", gone);

@@ -157,6 +157,8 @@ export interface AuthAttemptOptions {
   key: (c: Context) => string;
   /** Epoch ms clock the buckets refill on; default `Date.now`. */
   now?: () => number;
+  /** The 429 in the route's language; default a JSON-RPC error (`/mcp`). */
+  refuse?: (message: string, retryAfterSeconds: number) => Response;
 }
 
 /**
@@ -178,7 +180,7 @@ export function limitAuthAttempts(
     const key = options.key(c);
     const taken = buckets.take(key);
     if (!taken.ok) {
-      return tooManyRequests(
+      return (options.refuse ?? tooManyRequests)(
         `Too many unauthenticated requests from this address: the limit is ${capacity} per minute`,
         taken.retryAfterSeconds,
       );

@@ -11,7 +11,7 @@ import type { BridgeServer, Era } from "../server.ts";
 import { type Config, ConfigError } from "../config.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import type { Logger } from "../log.ts";
-import { createApp } from "./app.ts";
+import { type AppDeps, createApp } from "./app.ts";
 import { isLoopback } from "./guards.ts";
 import { relisten } from "./relisten.ts";
 
@@ -34,6 +34,8 @@ export interface ServeOptions {
   kv: Deno.Kv;
   /** Receives `listening`, `shutting_down` and listener failures, and is passed to the app. */
   log: Logger;
+  /** This process's metrics, served at `/metrics`. */
+  metrics?: AppDeps["metrics"];
 }
 
 /** Shortest static bearer token accepted on a non-loopback bind. */
@@ -46,7 +48,7 @@ export const MIN_PASSWORD_CHARS = 12;
  * behind secrets short enough to guess.
  *
  * @throws {ConfigError} for a non-loopback bind without auth and without
- * --allow-insecure, or with a static token or owner password that is too short.
+ * --allow-insecure, or with a static or metrics token or owner password that is too short.
  */
 export function checkExposure(config: Config): void {
   const authenticated = config.http.authTokens.length > 0 || config.auth.enabled;
@@ -64,6 +66,12 @@ export function checkExposure(config: Config): void {
       `MCP_AUTH_TOKENS/--auth-token (value hidden): token ${
         short + 1
       } is shorter than ${MIN_TOKEN_CHARS} characters, too easy to guess on a non-loopback bind; generate one with: openssl rand -hex 32`,
+    );
+  }
+  const metricsToken = config.http.metricsToken;
+  if (metricsToken !== undefined && metricsToken.length < MIN_TOKEN_CHARS) {
+    throw new ConfigError(
+      `MCP_METRICS_TOKEN/--metrics-token (value hidden): shorter than ${MIN_TOKEN_CHARS} characters, too easy to guess on a non-loopback bind; generate one with: openssl rand -hex 32`,
     );
   }
   const password = config.auth.ownerPassword;

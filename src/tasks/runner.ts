@@ -246,6 +246,9 @@ export class TaskRunner {
       task: task.id,
       instance: task.instance,
       attempt: task.attempt,
+      // Time in the queue since submission; a later attempt's wait since it
+      // went back to the queue is not recorded on the task.
+      ...(task.attempt === 1 ? { wait_ms: Math.max(0, started - task.createdAt) } : {}),
     });
     const partial = this.#partialSaver(active);
     try {
@@ -267,6 +270,7 @@ export class TaskRunner {
         }));
       this.#log.info("task_finished", {
         task: task.id,
+        instance: task.instance,
         outcome: ok ? "completed" : "stale",
         ms: Math.round(this.#now() - started),
       });
@@ -327,6 +331,7 @@ export class TaskRunner {
     await serial(active, () => this.#store.fail(active.claim, error.toJSON()));
     this.#log.info("task_finished", {
       task: task.id,
+      instance: task.instance,
       outcome: error.code,
       ms: Math.round(this.#now() - outcome.started),
     });

@@ -67,7 +67,13 @@ import {
 import { Claimer, type ClaimOptions } from "./claim.ts";
 import { expirePending } from "./expiry.ts";
 import { recoverExpired } from "./lease.ts";
-import { countTasks, type ListOptions, listTasks, type TaskPage } from "./listing.ts";
+import {
+  countAllTasks,
+  countTasks,
+  type ListOptions,
+  listTasks,
+  type TaskPage,
+} from "./listing.ts";
 import { taskKey } from "./keys.ts";
 import { migratePending } from "./migrate.ts";
 import { position } from "./queue.ts";
@@ -408,6 +414,14 @@ export class TaskStore {
   /** Counts of the owner's tasks by status. */
   counts(owner: string): Promise<Record<TaskStatus, number>> {
     return countTasks(this.kv, owner);
+  }
+
+  /**
+   * Counts of every owner's tasks by status (finished ones until swept),
+   * across every process on the KV: what `/metrics` reports.
+   */
+  countAll(): Promise<Record<TaskStatus, number>> {
+    return countAllTasks(this.kv);
   }
 
   /**

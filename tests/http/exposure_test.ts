@@ -25,6 +25,20 @@ Deno.test("exposure: a short static token is refused on a public bind, naming th
   checkExposure(config({ HOST: "0.0.0.0", MCP_AUTH_TOKENS: strong }));
 });
 
+Deno.test("exposure: a short metrics token is refused on a public bind, never echoed", () => {
+  const short = "m".repeat(MIN_TOKEN_CHARS - 1);
+  assert.throws(
+    () =>
+      checkExposure(config({ HOST: "0.0.0.0", MCP_AUTH_TOKENS: strong, MCP_METRICS_TOKEN: short })),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /MCP_METRICS_TOKEN\/--metrics-token \(value hidden\): shorter than 16/.test(e.message) &&
+      !e.message.includes(short),
+  );
+  checkExposure(config({ HOST: "127.0.0.1", MCP_METRICS_TOKEN: "m" }));
+  checkExposure(config({ HOST: "0.0.0.0", MCP_AUTH_TOKENS: strong, MCP_METRICS_TOKEN: strong }));
+});
+
 Deno.test("exposure: a short owner password is refused on a public bind with OAuth on", () => {
   const env = { HOST: "0.0.0.0", AUTH_ENABLED: "true", MCP_ISSUER_URL: "https://mcp.example" };
   const short = "p".repeat(MIN_PASSWORD_CHARS - 1);
