@@ -28,6 +28,8 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { VERSION } from "./version.ts";
+import { serveAppResources } from "./apps/resources.ts";
+import { TASK_VIEW_TOOLS, taskViewToolMeta } from "./apps/task_view.ts";
 import {
   BridgeError,
   type ErrorCode as BridgeErrorCode,
@@ -100,11 +102,11 @@ export interface ServerDeps {
 }
 
 /**
- * How long clients of the 2026-07-28 era may keep a `tools/list` or
- * `server/discover` answer. Both are fixed for the life of a process (they
- * depend on the configuration only) and the same for every principal, hence
- * `public`; an hour bounds how long a client keeps the old ones after an
- * upgrade.
+ * How long clients of the 2026-07-28 era may keep a `tools/list`,
+ * `server/discover`, `resources/list` or `resources/read` answer. All are
+ * fixed for the life of a process (they depend on the configuration and the
+ * build only) and the same for every principal, hence `public`; an hour
+ * bounds how long a client keeps the old ones after an upgrade.
  */
 export const TOOLS_LIST_TTL_MS = 3_600_000;
 
@@ -126,6 +128,8 @@ function describeTool(tool: Tool, taskSupport: boolean): McpTool {
       anyOf: [success, toolJsonSchema(errorEnvelope, "output")],
     } as McpTool["outputSchema"],
     annotations: { title: tool.title, ...tool.annotations },
+    // MCP Apps: hosts that support them render the task view beside the result.
+    ...(TASK_VIEW_TOOLS.has(tool.name) ? { _meta: taskViewToolMeta() } : {}),
   };
 }
 
@@ -265,20 +269,25 @@ export function createServer(deps: ServerDeps): BridgeServer {
     };
     if (era === "legacy") registerLegacyTasks(server, tasks);
     else registerModernTasks(server, tasks);
+    serveAppResources(server);
   }
   return server;
 }
 
 /** The capabilities an era's server declares. */
 function capabilities(tasks: boolean, era: Era) {
+  // The resources are the task tools' MCP Apps view (apps/resources.ts).
+  const resources = tasks ? { resources: { listChanged: false } } : {};
   if (era === "modern") {
     return {
       tools: { listChanged: false },
+      ...resources,
       ...(tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
     };
   }
   return {
     tools: { listChanged: false },
+    ...resources,
     logging: {},
     ...(tasks ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
   };
@@ -293,6 +302,8 @@ function sdkServer(tasks: ServerDeps["tasks"], era: Era): Server {
       cacheHints: {
         "tools/list": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
         "server/discover": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
+        "resources/list": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
+        "resources/read": { ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "public" },
       },
       instructions: tasks
         ? "Bridge to OpenClaw AI gateways. openclaw_chat sends a message and waits; for long jobs use openclaw_chat_async and poll openclaw_task_status. openclaw_status checks gateways; openclaw_instances lists them."

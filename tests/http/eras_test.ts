@@ -232,6 +232,7 @@ Deno.test(
       assert.ok((discover.supportedVersions as string[]).includes(MODERN));
       assert.deepEqual(discover.capabilities, {
         tools: { listChanged: false },
+        resources: { listChanged: false },
         extensions: { [TASKS_EXTENSION]: {} },
       });
       assert.match(discover.instructions as string, /openclaw_chat_async/);
