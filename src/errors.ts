@@ -38,6 +38,7 @@ export type ErrorCode =
   | "quota_exceeded"
   | "storage_unavailable"
   // HTTP routes outside /mcp.
+  | "unauthorized"
   | "forbidden"
   | "not_found"
   | "gone"
@@ -71,6 +72,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   task_expired: 410,
   quota_exceeded: 429,
   storage_unavailable: 503,
+  unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   gone: 410,
