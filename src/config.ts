@@ -116,6 +116,8 @@ export interface Config {
     authTokens: string[];
     allowInsecure: boolean;
     rateLimitPerMinute: number;
+    /** `MCP_OPERATOR_PAGE`: the owner's page at `/` (see `docs/operator.md`). */
+    operatorPage: boolean;
   };
 }
 
@@ -320,6 +322,7 @@ function toConfig(options: Options, origins: Origins): Config {
       authTokens: options.authTokens,
       allowInsecure: options.allowInsecure,
       rateLimitPerMinute: options.rateLimit,
+      operatorPage: options.operatorPage,
     },
   };
 }
