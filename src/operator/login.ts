@@ -61,6 +61,15 @@ const LoginForm = z.object({
   secret: z.string().max(4096).default(""),
 });
 
+/** What a refused secret was, as the mode names it. */
+const WRONG: Record<OperatorAccess["mode"], string> = {
+  password: "Wrong password.",
+  token: "Wrong token.",
+  password_or_token: "Wrong password or token.",
+  loopback: "",
+  closed: "",
+};
+
 const LogoutForm = z.object({ csrf: z.string().max(64).default("") });
 
 /** A turn to check a secret: through the owner's recognised browser, or not. */
@@ -143,7 +152,7 @@ export function loginRoutes(deps: LoginDeps): Hono {
       if (turn.attempt >= FORM_ATTEMPTS) {
         return await form(c, { status: 429, error: "Too many wrong attempts on this form." });
       }
-      return await form(c, { status: 401, error: "Wrong password or token.", formId });
+      return await form(c, { status: 401, error: WRONG[access.mode], formId });
     }
     return await signedIn(c, { secret, credential, turn });
   });

@@ -25,7 +25,7 @@ export const PROBE_WAIT_MS = 1_500;
 export const MESSAGE_PREVIEW_CHARS = 160;
 /** Characters of a reply (or the end of a reply so far) shown. */
 export const REPLY_PREVIEW_CHARS = 600;
-/** Previews of finished tasks kept in memory (their text never changes). */
+/** Previews kept in memory (a message, a finished task's reply: their text never changes). */
 const PREVIEW_CACHE = 500;
 /** Secrets shorter than this are not searched for (they would match ordinary text). */
 const MIN_SECRET_CHARS = 6;
@@ -155,7 +155,9 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
   const now = deps.now ?? Date.now;
   const active = deps.limits?.active ?? 50;
   const finished = deps.limits?.finished ?? 20;
-  const previews = new Map<string, { message: string; reply: string }>();
+  // Texts that never change (a message; a finished task's reply), kept by task id.
+  const messages = new BoundedCache<string>(PREVIEW_CACHE);
+  const replies = new BoundedCache<string>(PREVIEW_CACHE);
   let kept: { at: number; snapshot: Promise<OperatorSnapshot> } | null = null;
 
   // Built at the first snapshot: the registry is not asked for anything before.
@@ -164,23 +166,20 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
     (scrubbing ??= scrubber([...deps.secrets, ...deps.instances().map((i) => i.token)]))(text);
 
   /** The start of the message, an ellipsis marking a cut. */
-  async function messagePreview(task: TaskRecord): Promise<string> {
-    const head = await deps.store.messageHead(task, MESSAGE_PREVIEW_CHARS + 1);
-    return head.length > MESSAGE_PREVIEW_CHARS
-      ? `${head.slice(0, MESSAGE_PREVIEW_CHARS - 1)}\u2026`
-      : head;
+  function messagePreview(task: TaskRecord): Promise<string> {
+    return messages.get(task.id, async () => {
+      const head = await deps.store.messageHead(task, MESSAGE_PREVIEW_CHARS + 1);
+      return head.length > MESSAGE_PREVIEW_CHARS
+        ? `${head.slice(0, MESSAGE_PREVIEW_CHARS - 1)}\u2026`
+        : head;
+    });
   }
 
   async function finishedPreview(task: TaskRecord): Promise<{ message: string; reply: string }> {
-    const cached = previews.get(task.id);
-    if (cached) return cached;
-    const preview = {
+    return {
       message: await messagePreview(task),
-      reply: await deps.store.replyHead(task, REPLY_PREVIEW_CHARS),
+      reply: await replies.get(task.id, () => deps.store.replyHead(task, REPLY_PREVIEW_CHARS)),
     };
-    if (previews.size >= PREVIEW_CACHE) previews.delete(previews.keys().next().value!);
-    previews.set(task.id, preview);
-    return preview;
   }
 
   async function view(task: TaskRecord): Promise<TaskView> {
@@ -310,4 +309,23 @@ export function ownerLabel(owner: string): string {
     return `oauth:${shown}`;
   }
   return owner.length > 80 ? `${owner.slice(0, 79)}\u2026` : owner;
+}
+
+/** Values by key, at most `max` of them (the oldest dropped first). */
+class BoundedCache<T> {
+  #max: number;
+  #values = new Map<string, T>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** The kept value of `key`, or `load()`'s, kept. */
+  async get(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.#values.has(key)) return this.#values.get(key)!;
+    const value = await load();
+    if (this.#values.size >= this.#max) this.#values.delete(this.#values.keys().next().value!);
+    this.#values.set(key, value);
+    return value;
+  }
 }

@@ -44,7 +44,19 @@ Deno.test(
       await refused({ cookie: form.cookie });
       await refused({ formId: form.formId, cookie: other.cookie });
       await refused({ formId: form.formId.replace(/.$/, "x"), cookie: form.cookie });
-      // A cross-site form post carries no cookie (SameSite=Strict): refused as above.
+      // A cross-site form post carries no cookie (SameSite=Strict): refused as above; and its
+      // Origin is refused first, by the guard every route has.
+      const crossSite = await fetch(`${url}/operator/login`, {
+        method: "POST",
+        headers: {
+          origin: "https://evil.example",
+          cookie: form.cookie,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: new URLSearchParams({ form_id: form.formId, secret: PASSWORD }),
+      });
+      assert.equal(crossSite.status, 403);
+      assert.equal((await crossSite.json()).error, "forbidden");
       time.t += FORM_TTL_MS;
       await refused(form);
       const fresh = await loginForm(url);
