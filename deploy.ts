@@ -49,9 +49,9 @@ export async function deployHandler(
   const issuer = deployIssuer(config);
   const log = options.log ?? createLogger({ level: config.debug ? "debug" : "info" });
   const bridge = startBridge(config, { kv, log });
-  let app, modern;
+  let app, modern, operator;
   try {
-    ({ app, modern } = await createApp({
+    ({ app, modern, operator } = await createApp({
       config,
       createServer: bridge.serverFor,
       gateways: bridge.gateways,
@@ -65,6 +65,7 @@ export async function deployHandler(
     throw error;
   }
   const stop = async () => {
+    operator?.close();
     await modern.close();
     await bridge.stop();
   };

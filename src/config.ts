@@ -118,6 +118,8 @@ export interface Config {
     metricsToken?: string;
     allowInsecure: boolean;
     rateLimitPerMinute: number;
+    /** `MCP_OPERATOR_PAGE`: the owner's page at `/` (see `docs/operator.md`). */
+    operatorPage: boolean;
   };
 }
 
@@ -324,6 +326,7 @@ function toConfig(options: Options, origins: Origins): Config {
       metricsToken: options.metricsToken || undefined,
       allowInsecure: options.allowInsecure,
       rateLimitPerMinute: options.rateLimit,
+      operatorPage: options.operatorPage,
     },
   };
 }

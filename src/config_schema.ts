@@ -97,8 +97,11 @@ function int(bounds: { min: number; max: number; default: number }) {
     .default(bounds.default);
 }
 
-/** true/1/yes/on or false/0/no/off (any case); lenient: anything but an explicit false is true. */
-function bool(options: { lenient?: boolean } = {}) {
+/**
+ * true/1/yes/on or false/0/no/off (any case); lenient: anything but an
+ * explicit false is true. Unset: `options.default` (false unless given).
+ */
+function bool(options: { lenient?: boolean; default?: boolean } = {}) {
   const words = z.stringbool({
     truthy: TRUE_WORDS,
     falsy: FALSE_WORDS,
@@ -106,7 +109,7 @@ function bool(options: { lenient?: boolean } = {}) {
   });
   return textOr(z.boolean(), "boolean")
     .pipe(z.string().trim().pipe(options.lenient ? words.catch(true) : words))
-    .default(false);
+    .default(options.default ?? false);
 }
 
 /** Comma-separated text (blanks dropped) or a JSON array of strings, each item read by `item`. */
@@ -356,6 +359,11 @@ export const optionsSchema = z.object({
     flag: "allow-insecure",
     switch: true,
     help: "Allow serving a non-loopback address without any authentication",
+  }),
+  operatorPage: option(bool({ default: true }), {
+    env: ["MCP_OPERATOR_PAGE"],
+    help:
+      "Serve the owner's operator page at / (HTTP only; owner password, static token or a loopback client without auth; see docs/operator.md); false answers 404",
   }),
   rateLimit: option(int({ min: 0, max: 1_000_000, default: 600 }), {
     env: ["MCP_RATE_LIMIT"],

@@ -62,6 +62,7 @@ Deno.test("errors: ERROR_CODES holds every code the bridge emits, task and HTTP 
       "task_expired",
       "storage_unavailable",
       "cancelled",
+      "unauthorized",
       "forbidden",
       "not_found",
       "gone",
@@ -98,6 +99,7 @@ Deno.test("errors: httpStatus maps every code to an error status", () => {
     assert.ok(status >= 400 && status <= 599, `${code}: ${status}`);
   }
   assert.equal(httpStatus("invalid_argument"), 400);
+  assert.equal(httpStatus("unauthorized"), 401);
   assert.equal(httpStatus("forbidden"), 403);
   assert.equal(httpStatus("not_found"), 404);
   assert.equal(httpStatus("gone"), 410);

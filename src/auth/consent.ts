@@ -30,13 +30,16 @@ import type { AuthorizationRequest } from "./store.ts";
 /** The cookie by which the owner's browser is recognised after an approval from it. */
 export const OWNER_DEVICE_COOKIE = "openclaw_owner_device";
 
-/** The `Set-Cookie` value that recognises the owner's browser by `token`. */
-export function ownerDeviceCookie(token: string, secure: boolean): string {
+/**
+ * The `Set-Cookie` value that recognises the owner's browser by `token`, sent
+ * back only to `path` (the consent page's, or the operator sign-in's).
+ */
+export function ownerDeviceCookie(token: string, secure: boolean, path = "/authorize"): string {
   return generateCookie(OWNER_DEVICE_COOKIE, token, {
     httpOnly: true,
     sameSite: "Strict",
     secure,
-    path: "/authorize",
+    path,
     maxAge: OWNER_DEVICE_TTL_MS / 1000,
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP app: Streamable HTTP at `/mcp` (both protocol eras: 2025-11-25
  * requests go to sessions or the stateless transport, 2026-07-28 requests
- * to the per-request leg) plus `/health`, `/ready` and `/metrics`, behind
+ * to the per-request leg) plus `/health`, `/ready`, `/metrics` and the
+ * owner's operator page at `/` (its own sign-in, see `src/operator/`), behind
  * the guards, in this order: Host/Origin, CORS, body limit, auth (failed
  * attempts limited per client address), rate limit (per verified principal,
  * each batch element counted).
@@ -27,6 +28,8 @@ import { readBody } from "./rpc_body.ts";
 import { readyHandler } from "./ready.ts";
 import type { BridgeMetrics } from "../metrics/bridge_metrics.ts";
 import { metricsAccess } from "../metrics/access.ts";
+import { ProbeCache } from "../gateway/probe_cache.ts";
+import { type OperatorApp, operatorApp } from "../operator/routes.ts";
 
 export { MAX_BODY_BYTES } from "./guard_chain.ts";
 export { READY_PROBE_TTL_MS } from "./ready.ts";
@@ -63,6 +66,8 @@ export interface HttpApp {
   sessions: SessionManager | null;
   /** The 2026-07-28 leg; close it at shutdown with the sessions. */
   modern: ModernLeg;
+  /** The operator page at `/` (null with `MCP_OPERATOR_PAGE=false`); close it at shutdown (ends its feeds). */
+  operator: OperatorApp | null;
 }
 
 /**
@@ -74,8 +79,10 @@ export type Env = { Bindings: Deno.ServeHandlerInfo } & GuardEnv;
 
 /**
  * Builds the HTTP app: Host/Origin guard and CORS on every route; `/health`,
- * `/ready`, `/metrics` (behind its own guard, outside the per-principal
- * rate limit), OAuth and the retired `/sse` routes; then on `/mcp` a body
+ * `/ready`, the operator page (`/`, `/operator/*`), `/metrics` (behind its
+ * own guard, which also takes the operator's sign-in, outside the
+ * per-principal rate limit), OAuth and the retired `/sse` routes; then on
+ * `/mcp` a body
  * limit, authentication (with its per-address attempt limit) and the
  * per-principal rate limit. Async because the bearer middleware digests the
  * static tokens first.
@@ -100,16 +107,34 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
       sessions: () => sessions?.size ?? 0,
     }),
   );
-  app.get("/ready", readyHandler({ gateways: deps.gateways, kv: deps.kv, now }));
+  // One probe cache: /ready and the operator page read the same verdicts.
+  const probes = new ProbeCache(deps.gateways, { now });
+  app.get("/ready", readyHandler({ gateways: deps.gateways, probes, kv: deps.kv }));
+  const operator = config.http.operatorPage
+    ? operatorApp({
+      config,
+      kv: deps.kv,
+      issuer: deps.issuer,
+      log,
+      probes,
+      gateways: deps.gateways,
+      sessions: () => sessions?.size ?? null,
+      auth,
+      now,
+    })
+    : null;
   const { metrics } = deps;
   if (metrics) {
     metrics.watchSessions(() => sessions?.size ?? 0);
-    app.get("/metrics", metricsAccess(config, { now }), async function scrape() {
+    // The operator's browser, signed in to the page, may read it too.
+    const allow = operator ? (c: Context) => operator.access.hasOperatorSession(c) : undefined;
+    app.get("/metrics", metricsAccess(config, { now, allow }), async function scrape() {
       return new Response(await metrics.expose(), {
         headers: { "content-type": metrics.contentType, "cache-control": "no-store" },
       });
     });
   }
+  if (operator) app.route("/", operator.app);
   if (oauth) app.route("/", oauth.app);
   app.all("/sse", gone);
   app.all("/messages", gone);
@@ -121,7 +146,7 @@ export async function createApp(deps: AppDeps): Promise<HttpApp> {
 
   app.notFound(notFound);
   app.onError(errorHandler(log));
-  return { app, sessions, modern };
+  return { app, sessions, modern, operator };
 }
 
 function authMode(config: Config): AuthMode {
@@ -203,7 +228,7 @@ const notFound: NotFoundHandler = (c) =>
   errorResponse({
     code: "not_found",
     message: `No route for ${c.req.method} ${c.req.path}.`,
-    hint: "MCP is at /mcp; /health and /ready report status.",
+    hint: "MCP is at /mcp; /health and /ready report status; the operator page is at /.",
   });
 
 /** A crash: logged with its stack; the client gets a coded error without one. */

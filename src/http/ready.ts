@@ -1,39 +1,33 @@
 /**
  * `GET /ready`: is the task store readable and is some gateway healthy? The
- * route needs no login, so gateway probes are cached: a flood of `/ready`
- * costs at most one probe of each gateway per {@linkcode READY_PROBE_TTL_MS}.
+ * route needs no login, so gateway probes are cached ({@linkcode ProbeCache}):
+ * a flood of `/ready` costs at most one probe of each gateway per
+ * {@linkcode READY_PROBE_TTL_MS}.
  *
  * @module
  */
 import type { Handler } from "hono";
-import type { HealthReport } from "../gateway/health.ts";
+import { PROBE_TTL_MS, ProbeCache, type ProbedGateway } from "../gateway/probe_cache.ts";
+
+export type { ProbedGateway } from "../gateway/probe_cache.ts";
 
 /**
  * How long one gateway probe answers `/ready`; concurrent hits share the
  * probe in flight.
  */
-export const READY_PROBE_TTL_MS = 5_000;
-
-/** A gateway `/ready` can probe (a `GatewayClient` is one). */
-export interface ProbedGateway {
-  /** The instance's name, as `/ready` reports it. */
-  instance: { name: string };
-  /** One health probe of the gateway. */
-  health(): Promise<HealthReport>;
-}
+export const READY_PROBE_TTL_MS = PROBE_TTL_MS;
 
 /** What {@linkcode readyHandler} needs. */
 export interface ReadyOptions {
-  /** The instances to probe (a `GatewayRegistry`). */
+  /** The instances to probe (a `GatewayRegistry`), unless `probes` is given. */
   gateways: { list(): ProbedGateway[] };
+  /** The probe cache to share (the operator page reads the same verdicts); default a new one. */
+  probes?: ProbeCache;
   /** The store that must be readable (one `get` per hit, never cached). */
   kv: Pick<Deno.Kv, "get">;
-  /** Clock in ms for the probe cache; default `Date.now`. */
+  /** Clock in ms for a new probe cache; default `Date.now`. */
   now?: () => number;
 }
-
-/** One gateway's verdict as the probe keeps it. */
-type NamedReport = HealthReport & { name: string };
 
 /**
  * The `/ready` handler: 200 `{status: "ready", gateways}` when the store
@@ -46,11 +40,11 @@ type NamedReport = HealthReport & { name: string };
  * ```
  */
 export function readyHandler(options: ReadyOptions): Handler {
-  const probe = cachedProbe(options.gateways, options.now ?? Date.now);
+  const probes = options.probes ?? new ProbeCache(options.gateways, { now: options.now });
   return async function ready(c) {
     const reasons: string[] = [];
     if (!await storeReadable(options.kv)) reasons.push("task store (Deno KV) is not readable");
-    const reports = await probe();
+    const reports = await probes.reports();
     if (!reports.some((r) => r.status === "ok")) reasons.push("no gateway instance is healthy");
     const gateways = reports.map((r) => ({
       name: r.name,
@@ -70,33 +64,4 @@ async function storeReadable(kv: Pick<Deno.Kv, "get">): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * Probes every gateway at most once per {@linkcode READY_PROBE_TTL_MS}
- * (counted from when the probe settled); a probe that rejects is not kept.
- */
-function cachedProbe(
-  gateways: ReadyOptions["gateways"],
-  now: () => number,
-): () => Promise<NamedReport[]> {
-  let kept: { reports: Promise<NamedReport[]>; settledAt: number | null } | null = null;
-  const probeAll = () =>
-    Promise.all(
-      gateways.list().map(async (g) => ({ name: g.instance.name, ...(await g.health()) })),
-    );
-  return () => {
-    if (kept && (kept.settledAt === null || now() - kept.settledAt < READY_PROBE_TTL_MS)) {
-      return kept.reports;
-    }
-    const current: NonNullable<typeof kept> = { reports: probeAll(), settledAt: null };
-    kept = current;
-    current.reports.then(
-      () => current.settledAt = now(),
-      () => {
-        if (kept === current) kept = null;
-      },
-    );
-    return current.reports;
-  };
 }

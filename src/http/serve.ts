@@ -120,7 +120,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
   // The issuer defaults to the address we end up listening on (port 0 included).
   let listened = "";
   const issuer = () => config.auth.issuerUrl ?? listened;
-  const { app, sessions, modern } = await createApp({ ...options, issuer });
+  const { app, sessions, modern, operator } = await createApp({ ...options, issuer });
   const listeners = listenerPool(config.host, app.fetch);
   let first: Deno.HttpServer;
   try {
@@ -140,6 +140,7 @@ export async function serveHttp(options: ServeOptions): Promise<void> {
     listeners.abortAll();
     log.info("shutting_down", { sessions: sessions?.size ?? 0 });
     options.shutdown.abort();
+    operator?.close();
     sessions?.close();
     modern.close().catch(() => {});
   };

@@ -85,6 +85,51 @@ export async function readPartial(kv: Deno.Kv, task: TaskRecord): Promise<string
   }).catch(() => "");
 }
 
+/** The start of the text at `at` (at most `chars` characters): its first chunk only. */
+export async function readHead(kv: Deno.Kv, at: TextAt, chars: number): Promise<string> {
+  const first = await kv.get<string>(chunkKey(at.id, { ...at, index: 0 }));
+  return (first.value ?? "").slice(0, chars);
+}
+
+/** The end of a running task's reply so far, and the length of the whole. */
+export interface PartialTail {
+  /** The last characters (at most the number asked for); "" if nothing yet. */
+  text: string;
+  /** Characters of the reply so far. */
+  chars: number;
+}
+
+/**
+ * The last `chars` characters of the reply so far of the task's current
+ * attempt, reading only the chunks that hold them (every chunk but the
+ * last is full), so a large growing reply costs the same as a small one.
+ */
+export async function readPartialTail(
+  kv: Deno.Kv,
+  task: TaskRecord,
+  chars: number,
+): Promise<PartialTail> {
+  const meta = await kv.get<{ attempt: number; chunks: number }>(partialKey(task.id));
+  if (!meta.value || meta.value.attempt !== task.attempt || meta.value.chunks === 0) {
+    return { text: "", chars: 0 };
+  }
+  const { chunks } = meta.value;
+  const first = Math.max(0, chunks - 1 - Math.ceil(chars / CHUNK_CHARS));
+  const at = { kind: "partial" as const, attempt: task.attempt };
+  const parts: string[] = [];
+  const iter = kv.list<string>({
+    start: chunkKey(task.id, { ...at, index: first }),
+    end: chunkKey(task.id, { ...at, index: chunks }),
+  });
+  for await (const entry of iter) parts.push(entry.value);
+  const last = parts.at(-1) ?? "";
+  const text = parts.join("");
+  return {
+    text: text.slice(Math.max(0, text.length - chars)),
+    chars: (chunks - 1) * CHUNK_CHARS + last.length,
+  };
+}
+
 /**
  * Saves the reply so far. Only chunks from `options.fromChars` on are
  * rewritten, so frequent saves of a growing reply stay cheap.

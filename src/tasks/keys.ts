@@ -55,6 +55,9 @@ export function queueKey(task: TaskRecord): Deno.KvKey {
   return ["queue", task.instance, task.owner, 100 - task.priority, task.createdAt, task.id];
 }
 
+/** Every queue (the prefix). */
+export const QUEUE: Deno.KvKey = ["queue"];
+
 /** One principal's queue on one instance. */
 export function queuePrefix(instance: string, owner: string): Deno.KvKey {
   return ["queue", instance, owner];

@@ -1,13 +1,14 @@
 /**
- * Listing one owner's tasks: newest first, filtered, a page at a time, with
- * the owner's counts by status.
+ * Listing tasks: one owner's newest first, filtered, a page at a time, with
+ * the owner's counts by status; and, for the operator, every owner's newest
+ * few through the store's indexes ({@linkcode listRecent}).
  *
  * @module
  */
 import { BridgeError } from "../errors.ts";
 import { counter } from "./counters.ts";
-import { countKey, ownerPrefix } from "./keys.ts";
-import { STATUSES, type TaskRecord, type TaskStatus } from "./task.ts";
+import { countKey, EXPIRY, ownerPrefix, PENDING_EXPIRY, QUEUE, RUNNING, taskKey } from "./keys.ts";
+import { isTerminal, STATUSES, type TaskRecord, type TaskStatus } from "./task.ts";
 
 /** Filters for {@linkcode listTasks}. */
 export interface ListOptions {
@@ -126,4 +127,85 @@ export async function listTasks(
     nextCursor = null;
   }
   return { tasks: found.tasks, counts: await countTasks(kv, options.owner), nextCursor };
+}
+
+/** Most pending or running tasks {@linkcode listRecent} returns by default. */
+export const RECENT_ACTIVE = 50;
+/** Most finished tasks {@linkcode listRecent} returns by default. */
+export const RECENT_FINISHED = 20;
+/** The largest either bound may be. */
+const RECENT_MAX = 200;
+
+/** Bounds for {@linkcode listRecent}. */
+export interface RecentOptions {
+  /** The clock, epoch ms: finished tasks past their expiry are left out. */
+  now: number;
+  /** Most pending or running tasks; default {@linkcode RECENT_ACTIVE} (at most 200). */
+  active?: number;
+  /** Most finished tasks; default {@linkcode RECENT_FINISHED} (at most 200). */
+  finished?: number;
+}
+
+/** Every owner's newest tasks. */
+export interface RecentTasks {
+  /** Pending and running tasks, newest first. */
+  active: TaskRecord[];
+  /** Completed, failed and cancelled tasks, most recently finished first. */
+  finished: TaskRecord[];
+}
+
+/** The ids under `prefix` (the last key part), at most `limit`, in key order or reversed. */
+async function idsUnder(
+  kv: Deno.Kv,
+  prefix: Deno.KvKey,
+  options: { limit: number; reverse?: boolean },
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const entry of kv.list({ prefix }, options)) ids.push(String(entry.key.at(-1)));
+  return ids;
+}
+
+/** The records of `ids` that still exist (getMany takes 10 keys at a time). */
+async function records(kv: Deno.Kv, ids: string[]): Promise<TaskRecord[]> {
+  const found: TaskRecord[] = [];
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 10) {
+    const entries = await kv.getMany<TaskRecord[]>(unique.slice(i, i + 10).map(taskKey));
+    for (const entry of entries) if (entry.value) found.push(entry.value);
+  }
+  return found;
+}
+
+/**
+ * Every owner's newest tasks, for the operator: at most `active` pending or
+ * running ones (newest first) and `finished` finished ones (most recently
+ * finished first). Reads only index entries, each range with a limit:
+ * running tasks (`["running"]`), pending ones by deadline, newest first
+ * (`["pending_expiry"]`; the queues themselves only when that gives fewer,
+ * for tasks queued without a deadline), finished ones by expiry, newest
+ * first (`["expiry"]`); then the records of those ids. So it costs at most
+ * about `3 * active + finished` reads however many tasks the store holds.
+ */
+export async function listRecent(kv: Deno.Kv, options: RecentOptions): Promise<RecentTasks> {
+  const bound = (n: number | undefined, fallback: number) =>
+    Math.min(Math.max(Math.trunc(n ?? fallback), 0), RECENT_MAX);
+  const active = bound(options.active, RECENT_ACTIVE);
+  const finished = bound(options.finished, RECENT_FINISHED);
+  const running = active ? await idsUnder(kv, RUNNING, { limit: active }) : [];
+  const pending = active
+    ? await idsUnder(kv, PENDING_EXPIRY, { limit: active, reverse: true })
+    : [];
+  if (pending.length < active) {
+    pending.push(...await idsUnder(kv, QUEUE, { limit: active }));
+  }
+  const done = finished ? await idsUnder(kv, EXPIRY, { limit: finished, reverse: true }) : [];
+  const live = (await records(kv, [...running, ...pending]))
+    .filter((t) => !isTerminal(t.status))
+    .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+    .slice(0, active);
+  const ended = (await records(kv, done))
+    .filter((t) => isTerminal(t.status) && (t.expiresAt === null || t.expiresAt > options.now))
+    .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0) || (a.id < b.id ? 1 : -1))
+    .slice(0, finished);
+  return { active: live, finished: ended };
 }

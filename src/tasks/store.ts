@@ -58,7 +58,10 @@ import { BridgeError } from "../errors.ts";
 import {
   chunk,
   CHUNKS_PER_COMMIT,
+  type PartialTail,
+  readHead,
   readPartial,
+  readPartialTail,
   readText,
   savePartial,
   setChunks,
@@ -71,7 +74,10 @@ import {
   countAllTasks,
   countTasks,
   type ListOptions,
+  listRecent,
   listTasks,
+  type RecentOptions,
+  type RecentTasks,
   type TaskPage,
 } from "./listing.ts";
 import { taskKey } from "./keys.ts";
@@ -97,9 +103,9 @@ import {
   type Transition,
 } from "./transition.ts";
 
-export { CHUNK_CHARS } from "./chunks.ts";
+export { CHUNK_CHARS, type PartialTail } from "./chunks.ts";
 export type { ClaimOptions } from "./claim.ts";
-export type { ListOptions, TaskPage } from "./listing.ts";
+export type { ListOptions, RecentOptions, RecentTasks, TaskPage } from "./listing.ts";
 export type { Submission } from "./submit.ts";
 export {
   checkTaskId,
@@ -250,6 +256,25 @@ export class TaskStore {
   /** The reply so far of a running task's current attempt ("" if none yet). */
   partial(task: TaskRecord): Promise<string> {
     return readPartial(this.kv, task);
+  }
+
+  /**
+   * The last `chars` characters of the reply so far (and its whole length),
+   * reading only the chunks that hold them.
+   */
+  partialTail(task: TaskRecord, chars: number): Promise<PartialTail> {
+    return readPartialTail(this.kv, task, chars);
+  }
+
+  /** The first `chars` characters of the task's message (one chunk read). */
+  messageHead(task: TaskRecord, chars: number): Promise<string> {
+    return readHead(this.kv, { id: task.id, kind: "message", attempt: 0 }, chars);
+  }
+
+  /** The first `chars` characters of the completed task's reply ("" without one). */
+  replyHead(task: TaskRecord, chars: number): Promise<string> {
+    if (!task.result) return Promise.resolve("");
+    return readHead(this.kv, { id: task.id, kind: "result", attempt: task.result.attempt }, chars);
   }
 
   /**
@@ -422,6 +447,17 @@ export class TaskStore {
    */
   countAll(): Promise<Record<TaskStatus, number>> {
     return countAllTasks(this.kv);
+  }
+
+  /**
+   * Every owner's newest tasks, for the operator page: at most
+   * `options.active` pending or running and `options.finished` finished,
+   * each read through the store's indexes with a bound (never a scan of
+   * all tasks). Not for callers: owners see only their own through
+   * {@linkcode TaskStore.list}.
+   */
+  recent(options: Omit<RecentOptions, "now"> = {}): Promise<RecentTasks> {
+    return listRecent(this.kv, { ...options, now: this.#ctx.now() });
   }
 
   /**

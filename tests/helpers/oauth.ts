@@ -280,3 +280,34 @@ export async function inProcessGrant(
   assert.ok(back.code, `approved: ${back.error}`);
   return { client: { id, secret }, code: back.code, verifier, redirectUri };
 }
+
+/**
+ * An access token for a pre-registered client (`MCP_CLIENT_ID`/`MCP_CLIENT_SECRET`,
+ * with `redirectUri` among `MCP_REDIRECT_URIS`): no consent page, straight to a code.
+ */
+export async function staticClientToken(
+  base: string,
+  client: { id: string; secret: string; redirectUri: string },
+): Promise<string> {
+  const { verifier, challenge } = await pkce();
+  const back = redirectOf(
+    await authorize(authorizeUrl(base, {
+      response_type: "code",
+      client_id: client.id,
+      redirect_uri: client.redirectUri,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    })),
+  );
+  assert.ok(back.code, `authorized: ${back.error}`);
+  const tokens = await tokenRequest(base, {
+    grant_type: "authorization_code",
+    code: back.code,
+    redirect_uri: client.redirectUri,
+    code_verifier: verifier,
+    client_id: client.id,
+    client_secret: client.secret,
+  });
+  assert.equal(tokens.status, 200);
+  return tokens.body.access_token;
+}

@@ -3,7 +3,9 @@ import { BridgeError } from "../../src/errors.ts";
 import {
   chunk,
   CHUNK_CHARS,
+  readHead,
   readPartial,
+  readPartialTail,
   readText,
   savePartial,
   writeChunks,
@@ -52,4 +54,34 @@ Deno.test("chunks: the reply so far is tied to the attempt and rewritten from fr
   assert.equal((await readPartial(kv, task)).slice(0, 5), "stale");
   assert.equal((await keysUnder(kv, ["chunk", "t1", "partial", 1])).length, 3);
   assert.equal(await readPartial(kv, { ...task, attempt: 2 }), "");
+});
+
+Deno.test("chunks: readHead reads the first chunk only, cut to the length asked", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const at = { id: "t1", kind: "message" as const, attempt: 0 };
+  assert.equal(await readHead(kv, at, 10), "", "no text yet");
+  await writeChunks(kv, at, chunk("a".repeat(CHUNK_CHARS) + "b"));
+  assert.equal(await readHead(kv, at, 5), "aaaaa");
+  assert.equal((await readHead(kv, at, 2 * CHUNK_CHARS)).length, CHUNK_CHARS);
+});
+
+Deno.test("chunks: readPartialTail gives the end of the reply so far and its length", async () => {
+  await using kv = await Deno.openKv(":memory:");
+  const task = taskRecord("t1", { status: "running", attempt: 1 });
+  assert.deepEqual(await readPartialTail(kv, task, 10), { text: "", chars: 0 });
+  await savePartial(kv, task, { text: "hello world" });
+  assert.deepEqual(await readPartialTail(kv, task, 5), { text: "world", chars: 11 });
+  assert.deepEqual(await readPartialTail(kv, task, 100), { text: "hello world", chars: 11 });
+  // Across chunk boundaries: only the chunks holding the tail are read.
+  const long = "x".repeat(2 * CHUNK_CHARS) + "y".repeat(10) + "z".repeat(5);
+  await savePartial(kv, task, { text: long });
+  await kv.set(["chunk", "t1", "partial", 1, 0], "not read");
+  assert.deepEqual(await readPartialTail(kv, task, 15), {
+    text: "y".repeat(10) + "z".repeat(5),
+    chars: long.length,
+  });
+  await savePartial(kv, task, { text: long });
+  const wide = await readPartialTail(kv, task, CHUNK_CHARS + 20);
+  assert.ok(wide.text === long.slice(-(CHUNK_CHARS + 20)), "a tail longer than a chunk");
+  assert.deepEqual(await readPartialTail(kv, { ...task, attempt: 2 }, 5), { text: "", chars: 0 });
 });

@@ -164,6 +164,18 @@ Deno.test("store: partial replies are saved incrementally and tied to the attemp
   await f.store.savePartial(claim.task, more, { fromChars: first.length });
   assert.equal(await f.store.partial(claim.task), more);
   assert.equal(await f.store.partial({ ...claim.task, attempt: 2 }), "", "other attempt sees none");
+  assert.deepEqual(await f.store.partialTail(claim.task, 3), { text: "qqq", chars: more.length });
+});
+
+Deno.test("store: previews read the start of the message and reply, the end of the partial", async () => {
+  await using f = await fixture();
+  const task = await f.store.submit("a", { message: "hello there", instance: "i" });
+  assert.equal(await f.store.messageHead(task, 5), "hello");
+  assert.equal(await f.store.replyHead(task, 5), "", "no reply yet");
+  const claim = (await f.store.claim("r", 1_000))!;
+  await f.store.complete(claim, "general kenobi", { model: "m", usage: null, finishReason: null });
+  const done = await f.store.get("a", task.id);
+  assert.equal(await f.store.replyHead(done, 7), "general");
 });
 
 Deno.test("store: claims follow priority, then age; canRun filters instances", async () => {
