@@ -45,6 +45,7 @@ export async function withServedApp(
     kv,
     log,
     issuer: () => config.auth.issuerUrl ?? url,
+    metrics: bridge.metrics,
     now: options.now,
   });
   const server = Deno.serve(

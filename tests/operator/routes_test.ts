@@ -247,3 +247,25 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "operator routes: /metrics takes the operator's sign-in (OAuth on, no metrics token)",
+  opts,
+  async () => {
+    await withServedApp(
+      { env: { ...gatewayEnv("http://127.0.0.1:9"), ...OAUTH_ENV } },
+      async ({ url }) => {
+        const refused = await ask(url, "/metrics");
+        assert.equal(refused.status, 401);
+        assert.equal(refused.error, "unauthorized");
+        const forged = await ask(url, "/metrics", { cookie: "openclaw_operator=forged" });
+        assert.equal(forged.status, 401);
+        const cookie = await signIn(url, PASSWORD);
+        assert.ok(cookie);
+        const scraped = await ask(url, "/metrics", { cookie });
+        assert.equal(scraped.status, 200);
+        assert.match(scraped.text, /^# HELP openclaw_mcp_/m);
+      },
+    );
+  },
+);
