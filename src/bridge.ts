@@ -12,6 +12,8 @@ import { BridgeMetrics } from "./metrics/bridge_metrics.ts";
 import { type BridgeServer, createServer, createToolset, type Era } from "./server.ts";
 import { TaskRunner } from "./tasks/runner.ts";
 import { TaskStore } from "./tasks/store.ts";
+import { tokenId } from "./auth/bearer.ts";
+import type { RecallAccess } from "./tools/recall.ts";
 
 /** A running bridge, ready to serve any transport. */
 export interface Bridge {
@@ -91,7 +93,7 @@ export function startBridge(
     ),
   });
   const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
-  const toolset = createToolset({ gateways, tasks, sessions });
+  const toolset = createToolset({ gateways, tasks, sessions, recall: recallAccess(config) });
   const metrics = fed.metrics = new BridgeMetrics({
     tools: [...toolset.tools.keys()],
     instances: config.instances.map((i) => i.name),
@@ -126,5 +128,30 @@ export function startBridge(
       }),
     startRunner: () => runner.start(),
     stop,
+  };
+}
+
+/**
+ * Who may read conversations: on stdio the local user is the owner; over
+ * HTTP the callers of `MCP_OWNER_TOKENS` are. OAuth clients, other static
+ * tokens and unauthenticated callers are not owners: they see only the
+ * conversations they started through this bridge.
+ */
+export function recallAccess(config: Config): RecallAccess | "off" {
+  if (config.recallTools === "off") return "off";
+  const namespaced = namespaceSessions({
+    mode: config.sessions.namespace,
+    transport: config.transport,
+    oauth: config.auth.enabled,
+    staticTokens: config.http.authTokens.length,
+  });
+  if (config.transport === "stdio") {
+    return { mode: config.recallTools, isOwner: () => true, namespaced };
+  }
+  const owners = Promise.all(config.http.ownerTokens.map(tokenId)).then((ids) => new Set(ids));
+  return {
+    mode: config.recallTools,
+    isOwner: async (principal) => (await owners).has(principal),
+    namespaced,
   };
 }

@@ -105,6 +105,8 @@ export interface Config {
     /** Accept keys shaped like OpenClaw's own (`agent:main:main`). */
     allowInternalKeys: boolean;
   };
+  /** `OPENCLAW_RECALL_TOOLS`: who may read conversations (openclaw_sessions, openclaw_history). */
+  recallTools: "off" | "owner" | "all";
   /** The `/mcp` endpoint: sessions, Host/Origin checks, bearer tokens, rate limit. */
   http: {
     stateless: boolean;
@@ -113,7 +115,10 @@ export interface Config {
     maxSessionsPerPrincipal: number;
     allowedHosts: string[];
     allowedOrigins: string[];
+    /** `MCP_AUTH_TOKENS` and `MCP_OWNER_TOKENS`: every static token accepted on `/mcp`. */
     authTokens: string[];
+    /** `MCP_OWNER_TOKENS`: the static tokens whose callers are owners (recall tools). */
+    ownerTokens: string[];
     /** `MCP_METRICS_TOKEN`: the bearer token that may read `/metrics` (see `src/metrics/access.ts`). */
     metricsToken?: string;
     allowInsecure: boolean;
@@ -310,6 +315,7 @@ function toConfig(options: Options, origins: Origins): Config {
       maxPendingBytes: options.taskMaxPendingBytes,
       pendingTtlMs: options.taskPendingTtlMs,
     },
+    recallTools: options.recallTools,
     sessions: {
       namespace: options.sessionNamespace,
       allowInternalKeys: options.allowInternalSessionKeys,
@@ -321,7 +327,9 @@ function toConfig(options: Options, origins: Origins): Config {
       maxSessionsPerPrincipal: options.maxSessionsPerPrincipal,
       allowedHosts: options.allowedHosts,
       allowedOrigins: options.allowedOrigins,
-      authTokens: options.authTokens,
+      // Owner tokens are accepted like any static token; they also mark the owner.
+      authTokens: [...new Set([...options.authTokens, ...options.ownerTokens])],
+      ownerTokens: options.ownerTokens,
       // An empty token means none, as an unset one does.
       metricsToken: options.metricsToken || undefined,
       allowInsecure: options.allowInsecure,

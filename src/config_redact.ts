@@ -1,7 +1,7 @@
 /**
  * The config as logs and status output may show it: every secret option
  * (gateway tokens, the client secret, the owner password, static bearer
- * tokens, the metrics token) replaced by whether it is set.
+ * tokens, owner tokens, the metrics token) replaced by whether it is set.
  *
  * @module
  */
@@ -20,6 +20,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     http: {
       ...config.http,
       authTokens: `${config.http.authTokens.length} configured`,
+      ownerTokens: `${config.http.ownerTokens.length} configured`,
       metricsToken: config.http.metricsToken ? "[redacted]" : undefined,
     },
   };

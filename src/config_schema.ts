@@ -347,6 +347,18 @@ export const optionsSchema = z.object({
     secret: true,
     help: "Static bearer tokens accepted on /mcp (comma-separated)",
   }),
+  ownerTokens: option(list().default([]), {
+    env: ["MCP_OWNER_TOKENS"],
+    flag: "owner-token",
+    secret: true,
+    help:
+      "Static bearer tokens accepted on /mcp whose callers are owners: they may read every conversation with openclaw_sessions/openclaw_history (comma-separated; MCP_AUTH_TOKENS callers see only their own)",
+  }),
+  recallTools: option(oneOf(["off", "owner", "all"]).default("owner"), {
+    env: ["OPENCLAW_RECALL_TOOLS"],
+    help:
+      "openclaw_sessions/openclaw_history: owner (owners see every conversation, others only their own), all (everyone sees every conversation), off (tools not offered)",
+  }),
   metricsToken: option(text().optional(), {
     env: ["MCP_METRICS_TOKEN"],
     flag: "metrics-token",

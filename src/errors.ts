@@ -29,6 +29,8 @@ export type ErrorCode =
   | "gateway_error"
   | "gateway_bad_reply"
   | "gateway_disconnected"
+  | "gateway_forbidden"
+  | "gateway_tool_unavailable"
   // Tasks.
   | "cancelled"
   | "interrupted"
@@ -66,6 +68,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   gateway_error: 502,
   gateway_bad_reply: 502,
   gateway_disconnected: 502,
+  gateway_forbidden: 502,
+  gateway_tool_unavailable: 502,
   cancelled: 409,
   interrupted: 503,
   task_not_found: 404,

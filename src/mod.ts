@@ -48,7 +48,17 @@ export {
   GatewayClient,
   type GatewayClientOptions,
   type GatewayRequestRecord,
+  type HistoryRequest,
+  type SessionListRequest,
 } from "./gateway/client.ts";
+export type {
+  Attachment,
+  HistoryMessage,
+  HistoryPage,
+  SessionPage,
+  SessionRow,
+} from "./gateway/recall.ts";
+export type { RecallAccess, RecallMode } from "./tools/recall.ts";
 export type { ChatReply, Usage } from "./gateway/reply.ts";
 export type { HealthReport, HealthStatus } from "./gateway/health.ts";
 export { GatewayRegistry } from "./gateway/registry.ts";

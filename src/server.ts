@@ -51,6 +51,12 @@ import type { TaskRecord, TaskStore } from "./tasks/store.ts";
 import { chatStructured, chatTool } from "./tools/chat.ts";
 import { toolJsonSchema } from "./tools/json_schema.ts";
 import { agentsTool, instancesTool, statusTool } from "./tools/status.ts";
+import {
+  historyTool,
+  LOCAL_OWNER_ACCESS,
+  type RecallAccess,
+  sessionsTool,
+} from "./tools/recall.ts";
 import { type ChatSubmission, submitChat, taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
@@ -93,6 +99,12 @@ export interface ServerDeps {
     /** The key sent to the gateway for this principal's `session_id`; undefined without one. */
     toGateway(principal: string, sessionId: string | undefined): Promise<string | undefined>;
   };
+  /**
+   * Who may read conversations with `openclaw_sessions` and
+   * `openclaw_history`; `"off"` leaves both tools out. Default: owner mode,
+   * only the principal `local` (stdio's user) is an owner.
+   */
+  recall?: RecallAccess | "off";
   /**
    * Prebuilt tools (see `createToolset`); built here when absent.
    *
@@ -218,15 +230,19 @@ export interface Toolset {
  * session or a 2026-07-28 request then costs a protocol object, not a fresh
  * set of schemas.
  */
-export function createToolset(deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions">): Toolset {
+export function createToolset(
+  deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions" | "recall">,
+): Toolset {
   const tools = new Map<string, Tool>();
   const { gateways, sessions } = deps;
+  const recall = deps.recall ?? LOCAL_OWNER_ACCESS;
   for (
     const tool of [
       chatTool(gateways, sessions),
       statusTool(gateways),
       instancesTool(gateways),
       agentsTool(gateways),
+      ...(recall === "off" ? [] : [sessionsTool(gateways, recall), historyTool(gateways, recall)]),
       ...(deps.tasks ? taskTools({ ...deps.tasks, gateways, sessions }) : []),
     ]
   ) tools.set(tool.name, tool);

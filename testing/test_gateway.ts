@@ -8,6 +8,9 @@
  * @module
  */
 import type { Instance } from "../src/config.ts";
+import { Transcripts } from "./_transcripts.ts";
+
+export { resolveKey, type StoredMessage, type StoredSession } from "./_transcripts.ts";
 
 /** How the gateway misbehaves; `none` answers normally. */
 export type Fault =
@@ -71,6 +74,11 @@ export class TestGateway {
   agents = ["main", "coder"];
   /** Agent used when a chat names none; null: refuse like a multi-agent gateway does. */
   defaultAgent: string | null = "main";
+  /**
+   * Conversations of chats that carried `x-openclaw-session-key`, served by
+   * `POST /tools/invoke` (`sessions_list`, `sessions_history`).
+   */
+  readonly transcripts: Transcripts = new Transcripts();
   #server: Deno.HttpServer;
   #waiters: (() => void)[] = [];
 
@@ -214,6 +222,10 @@ export class TestGateway {
       });
     }
     if (url.pathname === "/health") return Response.json({ ok: true, status: "live" });
+    if (url.pathname === "/tools/invoke" && request.method === "POST") {
+      finish(record);
+      return this.transcripts.invoke(record.body);
+    }
     if (url.pathname !== "/v1/chat/completions" || request.method !== "POST") {
       return errorResponse(404, "Not Found", "not_found");
     }
@@ -238,6 +250,15 @@ export class TestGateway {
       return errorResponse(400, `Unknown agent '${agent}'.`, "invalid_request_error");
     }
     const reply = `echo: ${user.content}`;
+    const sessionKey = request.headers.get("x-openclaw-session-key");
+    if (sessionKey) {
+      this.transcripts.record(
+        sessionKey,
+        agent === "default" ? "main" : agent,
+        user.content,
+        reply,
+      );
+    }
     const model = typeof body.model === "string" ? body.model : "openclaw";
     if (fault.kind === "garbage") {
       finish(record);

@@ -105,6 +105,8 @@ Deno.test(
         "openclaw_status",
         "openclaw_instances",
         "openclaw_agents",
+        "openclaw_sessions",
+        "openclaw_history",
       ]);
       const chat = tools[0];
       assert.equal(chat.execution, undefined, "no task support without a task store");

@@ -14,6 +14,9 @@ import { readChatStream } from "./chat_stream.ts";
 import { badReplyError, statusError } from "./errors.ts";
 import { type HealthReport, listAgents, probeHealth } from "./health.ts";
 import { type ChatReply, parseCompletion } from "./reply.ts";
+import { type HistoryPage, parseHistory, parseSessionList, type SessionPage } from "./recall.ts";
+import { invokeTool, ToolFailure } from "./tools_invoke.ts";
+import { BridgeError } from "../errors.ts";
 import {
   GatewayCall,
   gatewayHeaders,
@@ -23,6 +26,30 @@ import {
 } from "./request.ts";
 
 export type { GatewayRequestRecord } from "./request.ts";
+
+/** What {@linkcode GatewayClient.sessions} asks for. */
+export interface SessionListRequest {
+  /** Rows per page (the gateway caps it at 200). */
+  limit: number;
+  /** Rows to skip, newest first. */
+  offset?: number;
+  /** The gateway's own filter: a substring of the key or label. */
+  search?: string;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode GatewayClient.history} asks for. */
+export interface HistoryRequest {
+  /** The session key, as `x-openclaw-session-key` carried it or as sessions_list gave it. */
+  key: string;
+  /** Messages in the page. */
+  limit: number;
+  /** Newest messages to skip (a page's `nextOffset`). */
+  offset?: number;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
 
 /** What {@linkcode GatewayClient.chat} needs. */
 export interface ChatRequest {
@@ -114,6 +141,65 @@ export class GatewayClient {
   }
 
   /**
+   * A page of the gateway's conversations, newest first (`sessions_list`
+   * over `/tools/invoke`), with derived titles and last-message previews.
+   *
+   * @throws {BridgeError} on every failure, with a stable code.
+   */
+  async sessions(request: SessionListRequest): Promise<SessionPage> {
+    const args: Record<string, unknown> = {
+      limit: request.limit,
+      includeDerivedTitles: true,
+      includeLastMessage: true,
+    };
+    if (request.offset) args.offset = request.offset;
+    if (request.search) args.search = request.search;
+    try {
+      const details = await invokeTool(this.#target, {
+        tool: "sessions_list",
+        args,
+        signal: request.signal,
+      });
+      return parseSessionList(details, this.instance);
+    } catch (error) {
+      if (!(error instanceof ToolFailure)) throw error;
+      throw new BridgeError(
+        "gateway_rejected",
+        `The gateway for instance "${this.instance.name}" could not list conversations: ${error.message}.`,
+        "Check the gateway's log.",
+      );
+    }
+  }
+
+  /**
+   * A page of one conversation's transcript, oldest first
+   * (`sessions_history` over `/tools/invoke`).
+   *
+   * @throws {BridgeError} `not_found` for a conversation the gateway does not have; others on failure.
+   */
+  async history(request: HistoryRequest): Promise<HistoryPage> {
+    try {
+      const details = await invokeTool(this.#target, {
+        tool: "sessions_history",
+        args: { sessionKey: request.key, limit: request.limit, offset: request.offset ?? 0 },
+        signal: request.signal,
+      });
+      return parseHistory(details, this.instance);
+    } catch (error) {
+      if (!(error instanceof ToolFailure)) throw error;
+      // 2026.9.6 says "No session found: <key>" for a full key, "Session not found: <key> (...)" for a bare one.
+      if (/\b(no session|session not) found\b/i.test(error.message)) {
+        throw conversationNotFound(this.instance.name);
+      }
+      throw new BridgeError(
+        "gateway_rejected",
+        `The gateway for instance "${this.instance.name}" could not read the conversation: ${error.message}.`,
+        "Check the gateway's log.",
+      );
+    }
+  }
+
+  /**
    * The gateway's agents, from `GET /v1/models`.
    *
    * @throws {BridgeError} when the gateway cannot be asked.
@@ -121,4 +207,16 @@ export class GatewayClient {
   agents(signal?: AbortSignal): Promise<string[]> {
     return listAgents(this.#target, signal);
   }
+}
+
+/**
+ * The one answer for a conversation that does not exist and for one the
+ * caller may not see: the two are never told apart.
+ */
+export function conversationNotFound(instance: string): BridgeError {
+  return new BridgeError(
+    "not_found",
+    `No such conversation on instance "${instance}".`,
+    "Use a key or session_id from openclaw_sessions.",
+  );
 }

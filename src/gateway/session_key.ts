@@ -91,6 +91,14 @@ async function digest(principal: string): Promise<string> {
   return [...bytes.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * The prefix of every key namespaced for `principal`: `mcp-<16 hex>:`. The
+ * recall tools show a non-owner only the conversations under it.
+ */
+export async function namespacePrefix(principal: string): Promise<string> {
+  return `${NAMESPACE_PREFIX}${await digest(principal)}:`;
+}
+
 /** What the tools and the runner need of a {@linkcode SessionKeys}. */
 export interface SessionKeyPolicy {
   /** Throws `invalid_argument` for a refused session_id. */

@@ -3,7 +3,7 @@
  * ours) against the real server, in both protocol eras, over stdio (the
  * Inspector spawns `main.ts`) and Streamable HTTP (with sessions and
  * stateless), with the loopback test gateway behind it. Asserts exit codes
- * and the CLI's JSON output: 8 tools with no `--strict` schema findings, a
+ * and the CLI's JSON output: 10 tools with no `--strict` schema findings, a
  * chat reply in structuredContent, the coded error for bad arguments, and
  * the auth exit code without a token. Skipped, with the reason printed, when
  * the Inspector is not installed (`.ci/run` installs it into a cache folder
@@ -24,7 +24,9 @@ const TOOLS = [
   "openclaw_agents",
   "openclaw_chat",
   "openclaw_chat_async",
+  "openclaw_history",
   "openclaw_instances",
+  "openclaw_sessions",
   "openclaw_status",
   "openclaw_task_cancel",
   "openclaw_task_list",
@@ -139,7 +141,7 @@ function assertInvalidArgument(run: Run): void {
 
 Deno.test({
   name:
-    "inspector CLI 2.12: both eras over stdio and HTTP list 8 lint-clean tools, chat, refuse bad arguments and a missing token",
+    "inspector CLI 2.12: both eras over stdio and HTTP list 10 lint-clean tools, chat, refuse bad arguments and a missing token",
   ignore: "missing" in found,
   sanitizeResources: false,
   sanitizeOps: false,

@@ -34,7 +34,7 @@ function code(result: Result): string | undefined {
 
 Deno.test({
   name:
-    "real gateway: chat, streaming, sessions, agents, tasks, cancel, status, HTTP, gateway killed",
+    "real gateway: chat, streaming, sessions, recall, agents, tasks, cancel, status, HTTP, gateway killed",
   ignore: "missing" in found,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -117,6 +117,94 @@ Deno.test({
           assert.match(fresh.content[0].text!, /ECHO c3 TURNS=1/, "another session starts empty");
         },
       );
+
+      await t.step(
+        "recall: openclaw_sessions lists the session; openclaw_history has both turns in order",
+        async () => {
+          const list = await call(s, "openclaw_sessions", { search: "cont-1" });
+          assert.ok(!list.isError, list.content[0].text);
+          const rows = list.structuredContent!.sessions as { key: string; title: string }[];
+          assert.deepEqual(rows.map((r) => r.key), ["agent:main:cont-1"]);
+          assert.match(rows[0].title, /one \[\[m:c1\]\]/i);
+          const history = await call(s, "openclaw_history", { session_id: "agent:main:cont-1" });
+          assert.ok(!history.isError, history.content[0].text);
+          const messages = history.structuredContent!.messages as { role: string; text: string }[];
+          assert.deepEqual(messages.map((m) => m.role), ["user", "assistant", "user", "assistant"]);
+          assert.match(messages[0].text, /one \[\[m:c1\]\]/);
+          assert.match(messages[1].text, /ECHO c1 TURNS=1/);
+          assert.match(messages[2].text, /two \[\[m:c2\]\]/);
+          assert.match(messages[3].text, /ECHO c2 TURNS=2/);
+          const older = await call(s, "openclaw_history", {
+            session_id: "agent:main:cont-1",
+            limit: 2,
+          });
+          assert.equal(older.structuredContent!.next_before, 2);
+          assert.equal(
+            code(await call(s, "openclaw_history", { session_id: "nope" })),
+            "not_found",
+          );
+        },
+      );
+
+      await t.step("recall over HTTP: a second principal sees none of them", async () => {
+        const ownerToken = `owner-${crypto.randomUUID()}`;
+        const otherToken = `other-${crypto.randomUUID()}`;
+        const http = await startHttp({
+          env: {
+            OPENCLAW_INSTANCES: JSON.stringify([{
+              name: "real",
+              url: gateway!.url,
+              token: gateway!.token,
+              agent: "main",
+            }]),
+            MCP_AUTH_TOKENS: otherToken,
+            MCP_OWNER_TOKENS: ownerToken,
+          },
+        });
+        const connect = async (token: string) => {
+          const client = new Client({ name: "real-recall", version: "0" });
+          await client.connect(
+            new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`), {
+              requestInit: { headers: { authorization: `Bearer ${token}` } },
+            }),
+          );
+          return client;
+        };
+        const tool = async (client: Client, name: string, args: Record<string, unknown>) =>
+          await client.callTool({ name, arguments: args }, undefined, {
+            timeout: 60_000,
+          }) as Result;
+        try {
+          const other = await connect(otherToken);
+          const owner = await connect(ownerToken);
+          const before = await tool(other, "openclaw_sessions", {});
+          assert.deepEqual(before.structuredContent!.sessions, []);
+          assert.equal(
+            code(await tool(other, "openclaw_history", { session_id: "agent:main:cont-1" })),
+            "not_found",
+          );
+          assert.equal(
+            code(await tool(other, "openclaw_history", { session_id: "cont-1" })),
+            "not_found",
+          );
+          // Its own conversation it does see, under its namespace.
+          await tool(other, "openclaw_chat", { message: "mine [[m:mine]]", session_id: "own-1" });
+          const mine = await tool(other, "openclaw_sessions", {});
+          const rows = mine.structuredContent!.sessions as { key: string; session_id: string }[];
+          assert.deepEqual(rows.map((r) => r.session_id), ["own-1"]);
+          assert.match(rows[0].key, /^agent:main:mcp-[0-9a-f]{16}:own-1$/);
+          const own = await tool(other, "openclaw_history", { session_id: "own-1" });
+          assert.equal((own.structuredContent!.messages as unknown[]).length, 2);
+          // The owner sees both.
+          const all = await tool(owner, "openclaw_sessions", { limit: 100 });
+          const keys = (all.structuredContent!.sessions as { key: string }[]).map((r) => r.key);
+          assert.ok(keys.includes("agent:main:cont-1") && keys.includes(rows[0].key));
+          await other.close();
+          await owner.close();
+        } finally {
+          await http.stop();
+        }
+      });
 
       await t.step(
         "agents: none chosen on a multi-agent gateway gives agent_required",

@@ -46,7 +46,9 @@ const TOOLS = [
   "openclaw_agents",
   "openclaw_chat",
   "openclaw_chat_async",
+  "openclaw_history",
   "openclaw_instances",
+  "openclaw_sessions",
   "openclaw_status",
   "openclaw_task_cancel",
   "openclaw_task_list",
@@ -235,7 +237,7 @@ function streams(cell: Cell): boolean {
 // The matrix checks, each run in every (transport, era) cell.
 
 const CHECKS: [string, (cell: Cell) => Promise<void>][] = [
-  ["tools/list: the 8 tools (modern: cacheable, public, one hour)", async (cell) => {
+  ["tools/list: the 10 tools (modern: cacheable, public, one hour)", async (cell) => {
     const { client } = cell.session;
     assert.equal(cell.session.era, cell.era);
     assert.equal(client.getNegotiatedProtocolVersion(), VERSIONS[cell.era]);

@@ -83,6 +83,8 @@ function generator(seed: number) {
     "openclaw_task_cancel",
     "openclaw_instances",
     "openclaw_agents",
+    "openclaw_sessions",
+    "openclaw_history",
     "nope",
   ];
   /** One input: the raw text of a line/body; `id` if a reply is owed. */

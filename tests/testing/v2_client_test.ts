@@ -133,7 +133,7 @@ for (const mode of ["stateful", "stateless"] as const) {
       const session = await connectV2Http(`${server.url}/mcp`, { token: "v2-secret" });
       try {
         assert.equal(session.era, "legacy");
-        assert.equal((await session.client.listTools()).tools.length, 8);
+        assert.equal((await session.client.listTools()).tools.length, 10);
         await assertStatusOk(session);
         const settled = await callToolAsTask(session.client, {
           name: "openclaw_chat",

@@ -428,7 +428,7 @@ Deno.test("json_schema: every tool's schemas are portable and judge values as be
     const store = new TaskStore(kv);
     const runner = new TaskRunner({ store, gateways, log: silentLogger });
     const { tools } = createToolset({ gateways, tasks: { store, runner, ttlMs: 60_000 } });
-    assert.equal(tools.size, 8, "the sync tools and the task tools");
+    assert.equal(tools.size, 10, "the sync tools, the recall tools and the task tools");
     const schemas: [string, z.ZodType, "input" | "output"][] = [
       ["error envelope", errorEnvelope, "output"],
       ...[...tools.values()].flatMap((tool): [string, z.ZodType, "input" | "output"][] => [
