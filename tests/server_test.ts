@@ -27,6 +27,7 @@ import { TaskStore } from "../src/tasks/store.ts";
 import { defineTool } from "../src/tools/tool.ts";
 import { INITIALIZE } from "../testing/spawn.ts";
 import { TestGateway } from "../testing/test_gateway.ts";
+import { modernRequest, readReply } from "./helpers/modern_rpc.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -520,8 +521,6 @@ Deno.test(
 // ---------------------------------------------------------------------------
 // 2026-07-28: the same server factory behind the SDK's strict modern handler.
 
-const MODERN = "2026-07-28";
-
 /**
  * `createServer({era: "modern"})` per request behind `createMcpHandler`, fed
  * raw enveloped requests in process; `tasks` adds a KV store and runner.
@@ -539,7 +538,6 @@ async function modernHarness(options: { tasks?: boolean } = {}) {
     () => createServer({ gateways, log: silentLogger, owner: "tester", era: "modern", ...tasks }),
     { legacy: "reject" },
   );
-  let nextId = 1;
   return {
     gateway,
     store,
@@ -549,43 +547,11 @@ async function modernHarness(options: { tasks?: boolean } = {}) {
       params: Record<string, unknown>,
       extensionDeclared = false,
     ): Promise<Record<string, unknown>> {
-      const name = method === "tools/call" ? params.name as string : undefined;
-      const { _meta, ...rest } = params as { _meta?: Record<string, unknown> };
-      const response = await handler.fetch(
-        new Request("http://localhost/mcp", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": MODERN,
-            "mcp-method": method,
-            ...(name ? { "mcp-name": name } : {}),
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: nextId++,
-            method,
-            params: {
-              ...rest,
-              _meta: {
-                ..._meta,
-                "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientInfo": { name: "server-test", version: "0" },
-                "io.modelcontextprotocol/clientCapabilities": extensionDeclared
-                  ? { extensions: { "io.modelcontextprotocol/tasks": {} } }
-                  : {},
-              },
-            },
-          }),
-        }),
-      );
-      const type = response.headers.get("content-type") ?? "";
-      if (type.includes("text/event-stream")) {
-        // Progress came first; the last event is the answer.
-        const data = (await response.text()).split("\n").filter((l) => l.startsWith("data: "));
-        return JSON.parse(data.at(-1)!.slice(6));
-      }
-      return await response.json();
+      const request = modernRequest("http://localhost", method, params, {
+        tasks: extensionDeclared,
+      });
+      // With progress the answer streams; the last message is the answer.
+      return (await readReply(await handler.fetch(request))).response;
     },
     async close() {
       await handler.close();

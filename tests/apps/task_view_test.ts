@@ -23,10 +23,10 @@ import { createServer, type ServerDeps } from "../../src/server.ts";
 import { TaskRunner } from "../../src/tasks/runner.ts";
 import { TaskStore } from "../../src/tasks/store.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
+import { modernRequest, readReply } from "../helpers/modern_rpc.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const URI = "ui://openclaw/task-view";
-const MODERN = "2026-07-28";
 const VIEW_TOOLS = ["openclaw_chat_async", "openclaw_task_status"];
 
 type Json = Record<string, unknown>;
@@ -79,37 +79,11 @@ async function modern(tasks = true) {
   const handler = createMcpHandler(() => createServer({ ...f.deps, era: "modern" }), {
     legacy: "reject",
   });
-  let nextId = 1;
   return {
     /** One request; `Mcp-Name` mirrors `params.name` or `params.uri` as the 2026 binding wants. */
     async request(method: string, params: Json = {}): Promise<Json> {
-      const name = (params.name ?? params.uri) as string | undefined;
-      const response = await handler.fetch(
-        new Request("http://localhost/mcp", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": MODERN,
-            "mcp-method": method,
-            ...(name ? { "mcp-name": name } : {}),
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: nextId++,
-            method,
-            params: {
-              ...params,
-              _meta: {
-                "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientInfo": { name: "apps-test", version: "0" },
-                "io.modelcontextprotocol/clientCapabilities": {},
-              },
-            },
-          }),
-        }),
-      );
-      return await response.json();
+      const request = modernRequest("http://localhost", method, params);
+      return (await readReply(await handler.fetch(request))).response;
     },
     async close() {
       await handler.close();

@@ -81,16 +81,18 @@ export async function readReply(response: Response): Promise<Reply> {
 }
 
 /**
- * POSTs a 2026-07-28 request to `<base>/mcp`: `Mcp-Method`, and `Mcp-Name`
- * from `params.name` (tools/call) or `params.taskId` (tasks/*).
+ * A 2026-07-28 request to `<base>/mcp`: the version and `Mcp-Method`
+ * headers, `Mcp-Name` from `params.name` (tools/call), `params.uri`
+ * (resources/read) or `params.taskId` (tasks/*), and the envelope merged
+ * into any `_meta` the params carry (a progress token, say).
  */
-export async function modernRpc(
+export function modernRequest(
   base: string,
   method: string,
   params: Json = {},
   options: ModernOptions = {},
-): Promise<Reply> {
-  const name = method === "tools/call" ? params.name : params.taskId;
+): Request {
+  const name = params.name ?? params.uri ?? params.taskId;
   const headers: Record<string, string> = {
     "content-type": "application/json",
     accept: "application/json, text/event-stream",
@@ -107,14 +109,19 @@ export async function modernRpc(
     jsonrpc: "2.0",
     id: options.id ?? nextId++,
     method,
-    params: { ...params, _meta: envelope(options) },
+    params: { ...params, _meta: { ...params._meta as Json | undefined, ...envelope(options) } },
   };
-  const response = await fetch(`${base}/mcp`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify(body),
-  });
-  return await readReply(response);
+  return new Request(`${base}/mcp`, { method: "POST", headers, body: JSON.stringify(body) });
+}
+
+/** POSTs a 2026-07-28 request ({@linkcode modernRequest}) and reads the reply. */
+export async function modernRpc(
+  base: string,
+  method: string,
+  params: Json = {},
+  options: ModernOptions = {},
+): Promise<Reply> {
+  return await readReply(await fetch(modernRequest(base, method, params, options)));
 }
 
 /** A 2026-07-28 `tools/call`. */

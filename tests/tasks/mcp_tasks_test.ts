@@ -25,13 +25,13 @@ import {
 } from "../../src/tasks/mcp_tasks.ts";
 import { type TaskRecord, TaskStore } from "../../src/tasks/store.ts";
 import { INITIALIZE } from "../../testing/spawn.ts";
+import { modernRequest } from "../helpers/modern_rpc.ts";
 
 /** The TTL the methods report (the store's own is shorter: they are told apart). */
 const TTL_MS = 3_600_000;
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
 const ISO0 = new Date(T0).toISOString();
 const RELATED_TASK = "io.modelcontextprotocol/related-task";
-const MODERN = "2026-07-28";
 
 type Json = Record<string, unknown>;
 type RpcError = { code: number; message: string; data?: { error?: Json } };
@@ -185,37 +185,10 @@ function modernEndpoint(f: StoreFixture, extra: Partial<McpTaskOptions> = {}) {
     registerModernTasks(server, taskOptions(f, extra));
     return server;
   }, { legacy: "reject" });
-  let nextId = 1;
   return {
     async request(method: string, params: Json): Promise<Json> {
-      const name = typeof params.taskId === "string" ? params.taskId : undefined;
-      const response = await handler.fetch(
-        new Request("http://localhost/mcp", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": MODERN,
-            "mcp-method": method,
-            ...(name === undefined ? {} : { "mcp-name": name }),
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: nextId++,
-            method,
-            params: {
-              ...params,
-              _meta: {
-                "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientInfo": { name: "mcp-tasks-test", version: "0" },
-                "io.modelcontextprotocol/clientCapabilities": {
-                  extensions: { [TASKS_EXTENSION]: {} },
-                },
-              },
-            },
-          }),
-        }),
-      );
+      const request = modernRequest("http://localhost", method, params, { tasks: true });
+      const response = await handler.fetch(request);
       assert.match(response.headers.get("content-type") ?? "", /application\/json/);
       return await response.json();
     },
