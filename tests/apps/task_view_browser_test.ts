@@ -14,7 +14,8 @@
  * docs/images/task-view.png (otherwise to a temporary directory).
  */
 import assert from "node:assert/strict";
-import { chromium, type Frame } from "playwright-core";
+import type { Frame } from "playwright-core";
+import { chromiumAvailable, launchChromium } from "../../testing/chromium.ts";
 import { startBridge } from "../../src/bridge.ts";
 import { loadConfig } from "../../src/config.ts";
 import { ANONYMOUS, createApp } from "../../src/http/app.ts";
@@ -23,13 +24,7 @@ import { TaskStore } from "../../src/tasks/store.ts";
 import { gatewayEnv } from "../../testing/spawn.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const available = await Deno.stat(CHROMIUM).then(() => true, () => false);
-if (!available) {
-  console.log(
-    `task view browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`,
-  );
-}
+const available = await chromiumAvailable("task view browser test");
 
 const SCREENSHOT = new URL("../../docs/images/task-view.png", import.meta.url);
 /**
@@ -140,19 +135,7 @@ Deno.test({
       },
     );
     url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 600, height: 520 } });
       const problems: string[] = [];

@@ -5,16 +5,12 @@
  * Skipped, with the reason printed, where Chromium is not installed.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromiumAvailable, launchChromium } from "../../testing/chromium.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
 import { gatewayEnv, startHttp } from "../../testing/spawn.ts";
 import { authorizeUrl, pkce, register, tokenRequest } from "../helpers/oauth.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const available = await Deno.stat(CHROMIUM).then(() => true, () => false);
-if (!available) {
-  console.log(`browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-}
+const available = await chromiumAvailable("browser test");
 
 Deno.test({
   name: "oauth: consent approved in headless Chromium redirects with a code",
@@ -43,19 +39,7 @@ Deno.test({
         MCP_OWNER_PASSWORD: PASSWORD,
       },
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const reg = await register(server.url, {
         redirect_uris: [callbackUrl],

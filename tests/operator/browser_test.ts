@@ -15,37 +15,18 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { chromiumAvailable, launchChromium } from "../../testing/chromium.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
 import { type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
 import { staticClientToken } from "../helpers/oauth.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-const available = await Deno.stat(CHROMIUM).then(() => true, () => false);
-if (!available) {
-  console.log(`browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-}
+const available = await chromiumAvailable("browser test");
 const SHOTS = Deno.env.get("UPDATE_SCREENSHOTS") === "1"
   ? new URL("../../docs/images/", import.meta.url).pathname
   : undefined;
 
 const opts = { ignore: !available, sanitizeResources: false, sanitizeOps: false };
-
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-    ],
-  });
-}
 
 /** A message of `n` words, so the test gateway streams its echo slowly. */
 function words(word: string, n: number): string {
@@ -169,7 +150,7 @@ Deno.test(
         OPENCLAW_TASK_CONCURRENCY: "1",
       },
     });
-    const browser = await launch();
+    const browser = await launchChromium();
     let client: Client | undefined;
     try {
       const token = await staticClientToken(server.url, {
@@ -264,7 +245,7 @@ Deno.test(
         MCP_AUTH_TOKENS: TOKEN,
       },
     });
-    const browser = await launch();
+    const browser = await launchChromium();
     let client: Client | undefined;
     try {
       const page = await browser.newPage();
