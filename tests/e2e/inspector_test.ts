@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { TestGateway } from "../../testing/test_gateway.ts";
 import { baseEnv, DENO_RUN, type HttpServerProcess, startHttp } from "../../testing/spawn.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 /** Longest one Inspector run may take before it is killed (generous: CI machines are shared). */
 const RUN_TIMEOUT_MS = 120_000;
@@ -19,19 +20,6 @@ const RUN_TIMEOUT_MS = 120_000;
 const CONCURRENCY = 4;
 /** Static bearer token of the HTTP servers. */
 const MCP_TOKEN = "inspector-e2e-token-0123456789";
-
-const TOOLS = [
-  "openclaw_agents",
-  "openclaw_chat",
-  "openclaw_chat_async",
-  "openclaw_history",
-  "openclaw_instances",
-  "openclaw_sessions",
-  "openclaw_status",
-  "openclaw_task_cancel",
-  "openclaw_task_list",
-  "openclaw_task_status",
-];
 
 /** Exit codes of the Inspector CLI (2.12). */
 const EXIT = { ok: 0, authRequired: 3, toolIsError: 5 } as const;
@@ -117,7 +105,7 @@ function result(run: Run): Record<string, unknown> {
 function assertToolList(run: Run): void {
   assert.equal(run.code, EXIT.ok, show(run));
   const tools = (result(run).tools ?? []) as { name: string }[];
-  assert.deepEqual(tools.map((t) => t.name).sort(), TOOLS, show(run));
+  assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES, show(run));
   assert.deepEqual(findings(run.json), [], "no --strict schema findings");
 }
 

@@ -11,6 +11,7 @@ import {
   runMain,
   type StdioSession,
 } from "../../testing/spawn.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -49,18 +50,7 @@ Deno.test("stdio: lists every tool with schemas, titles and annotations", opts, 
   await withServer(async (session) => {
     const { tools } = await session.client.listTools();
     const names = tools.map((t) => t.name).sort();
-    assert.deepEqual(names, [
-      "openclaw_agents",
-      "openclaw_chat",
-      "openclaw_chat_async",
-      "openclaw_history",
-      "openclaw_instances",
-      "openclaw_sessions",
-      "openclaw_status",
-      "openclaw_task_cancel",
-      "openclaw_task_list",
-      "openclaw_task_status",
-    ]);
+    assert.deepEqual(names, TOOL_NAMES);
     for (const tool of tools) {
       assert.equal(tool.inputSchema.type, "object", tool.name);
       assert.ok(tool.outputSchema, `${tool.name} has an outputSchema`);

@@ -28,6 +28,7 @@ import {
   tasksResult,
   type V2Session,
 } from "../../testing/v2_client.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -41,19 +42,6 @@ const VERSIONS: Record<Era, string> = { modern: MODERN_VERSION, legacy: "2025-11
 /** Two static bearer tokens (`MCP_AUTH_TOKENS`): two principals. */
 const TOKEN_A = "v2-e2e-token-alice";
 const TOKEN_B = "v2-e2e-token-bob";
-
-const TOOLS = [
-  "openclaw_agents",
-  "openclaw_chat",
-  "openclaw_chat_async",
-  "openclaw_history",
-  "openclaw_instances",
-  "openclaw_sessions",
-  "openclaw_status",
-  "openclaw_task_cancel",
-  "openclaw_task_list",
-  "openclaw_task_status",
-];
 
 /** One transport's server(s) and gateway double, shared by every check on it. */
 interface Rig {
@@ -242,7 +230,7 @@ const CHECKS: [string, (cell: Cell) => Promise<void>][] = [
     assert.equal(cell.session.era, cell.era);
     assert.equal(client.getNegotiatedProtocolVersion(), VERSIONS[cell.era]);
     const listed = await client.listTools();
-    assert.deepEqual(listed.tools.map((t) => t.name).sort(), TOOLS);
+    assert.deepEqual(listed.tools.map((t) => t.name).sort(), TOOL_NAMES);
     const chat = listed.tools.find((t) => t.name === "openclaw_chat")!;
     const cache = listed as { ttlMs?: unknown; cacheScope?: unknown };
     if (cell.era === "modern") {
@@ -402,7 +390,7 @@ const CHECKS: [string, (cell: Cell) => Promise<void>][] = [
     assert.ok(refused instanceof ProtocolError, String(refused));
     assert.equal(refused.code, -32602);
     assert.match(refused.message, /Unknown tool "openclaw_nope"; known tools: /);
-    for (const tool of TOOLS) assert.ok(refused.message.includes(tool), tool);
+    for (const tool of TOOL_NAMES) assert.ok(refused.message.includes(tool), tool);
   }],
 ];
 
