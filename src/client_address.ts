@@ -70,3 +70,12 @@ export function clientAddress(c: Context, hops: number): string {
   }
   return peerAddress(c);
 }
+
+/**
+ * Whether a client address (as {@linkcode clientAddress} gives it) is a
+ * loopback one: IPv4 127/8, `::1` (bracketed or not), or IPv4-mapped 127/8.
+ */
+export function isLoopbackAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(bare);
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { clientAddress, peerAddress } from "../src/client_address.ts";
+import { clientAddress, isLoopbackAddress, peerAddress } from "../src/client_address.ts";
 
 const PEER = "10.0.0.7";
 
@@ -66,4 +66,24 @@ Deno.test("client address: the peer address without connection info is 'unknown'
   const app = new Hono();
   app.get("/", (c) => c.text(peerAddress(c)));
   assert.equal(await (await app.request("/")).text(), "unknown");
+});
+
+Deno.test("client_address: isLoopbackAddress knows IPv4 127/8, ::1 and IPv4-mapped 127/8", () => {
+  for (
+    const address of [
+      "127.0.0.1",
+      "127.1.2.3",
+      "::1",
+      "[::1]",
+      "::ffff:127.0.0.1",
+      "::FFFF:127.9.9.9",
+    ]
+  ) {
+    assert.equal(isLoopbackAddress(address), true, address);
+  }
+  for (
+    const address of ["10.0.0.1", "::2", "::ffff:10.0.0.1", "128.0.0.1", "localhost", "unknown"]
+  ) {
+    assert.equal(isLoopbackAddress(address), false, address);
+  }
 });

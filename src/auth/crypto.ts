@@ -39,3 +39,15 @@ export async function safeEqual(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([sha256Bytes(a), sha256Bytes(b)]);
   return timingSafeEqual(x, y);
 }
+
+/**
+ * Whether `secret` hashes to one of `digests` (SHA-256, see
+ * {@linkcode sha256Bytes}): every digest is compared in constant time,
+ * match or not, so the time says nothing of which one or whether.
+ */
+export async function matchesAny(digests: readonly Uint8Array[], secret: string): Promise<boolean> {
+  const mine = await sha256Bytes(secret);
+  let found = false;
+  for (const digest of digests) found = timingSafeEqual(digest, mine) || found;
+  return found;
+}

@@ -18,12 +18,11 @@
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import { addressGroup } from "../auth/address_group.ts";
-import { sha256Bytes } from "../auth/crypto.ts";
-import { clientAddress } from "../client_address.ts";
+import { matchesAny, sha256Bytes } from "../auth/crypto.ts";
+import { clientAddress, isLoopbackAddress } from "../client_address.ts";
 import { errorResponse } from "../http/error_response.ts";
 import { isLoopback, limitAuthAttempts } from "../http/guards.ts";
 
@@ -40,11 +39,6 @@ export interface MetricsAccessOptions {
 
 /** RFC 6750 `Bearer` credentials (b64token). */
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
-
-/** A loopback peer as `clientAddress` reports it (IPv4, IPv6, IPv4-mapped IPv6). */
-function isLoopbackAddress(address: string): boolean {
-  return isLoopback(address) || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(address);
-}
 
 /**
  * The guard of `/metrics`, as Hono middleware: lets the request through to
@@ -77,7 +71,7 @@ export function metricsAccess(
     }
     const header = c.req.header("authorization");
     const presented = header === undefined ? undefined : BEARER.exec(header)?.[1];
-    if (presented !== undefined && await accepted(await digests, presented)) return await next();
+    if (presented !== undefined && await matchesAny(await digests, presented)) return await next();
     return refusal(header === undefined ? "missing" : "invalid", hint);
   };
   return limitAuthAttempts(check, {
@@ -92,13 +86,6 @@ export function metricsAccess(
   });
 }
 
-/** Whether `token` is one of the digested tokens; every digest is compared, match or not. */
-async function accepted(digests: Uint8Array[], token: string): Promise<boolean> {
-  const mine = await sha256Bytes(token);
-  let match = false;
-  for (const digest of digests) match = timingSafeEqual(digest, mine) || match;
-  return match;
-}
 
 /** What the operator should do, given what the server accepts. */
 function refusalHint(config: Config): string {

@@ -18,13 +18,12 @@
  *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { generateCookie } from "hono/cookie";
-import { safeEqual, sha256Bytes } from "../auth/crypto.ts";
+import { matchesAny, safeEqual, sha256Bytes } from "../auth/crypto.ts";
 import { tokenId } from "../auth/bearer.ts";
-import { clientAddress } from "../client_address.ts";
+import { clientAddress, isLoopbackAddress } from "../client_address.ts";
 import type { Config } from "../config.ts";
 import { isLoopback } from "../http/guards.ts";
 import { type Credential, type SignIn, SignIns } from "./sign_ins.ts";
@@ -99,12 +98,6 @@ export function operatorMode(config: Config): OperatorMode {
 
 const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip"];
 
-/** True for a loopback address (IPv4 127/8, `::1`, IPv4-mapped 127/8). */
-function isLoopbackAddress(address: string): boolean {
-  const bare = address.replace(/^\[|\]$/g, "").toLowerCase();
-  return bare === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(bare);
-}
-
 /**
  * Builds the access rules.
  *
@@ -122,12 +115,9 @@ export function operatorAccess(deps: OperatorAccessDeps): OperatorAccess {
   const signIns = new SignIns(deps.kv, { secrets: { password, tokens }, now: deps.now });
   const digests = Promise.all(tokens.map(sha256Bytes));
 
-  /** The static token `secret` is, if any: every digest is compared. */
+  /** Whether `secret` is one of the static tokens (every digest is compared). */
   async function staticToken(secret: string): Promise<boolean> {
-    const mine = await sha256Bytes(secret);
-    let found = false;
-    for (const d of await digests) found = timingSafeEqual(d, mine) || found;
-    return found;
+    return await matchesAny(await digests, secret);
   }
 
   function loopbackClient(c: Context): boolean {

@@ -1,7 +1,14 @@
 /** The OAuth crypto helpers, checked against node:crypto as an independent implementation. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { randomToken, s256, safeEqual, sha256Bytes, sha256Hex } from "../../src/auth/crypto.ts";
+import {
+  matchesAny,
+  randomToken,
+  s256,
+  safeEqual,
+  sha256Bytes,
+  sha256Hex,
+} from "../../src/auth/crypto.ts";
 
 Deno.test("crypto: randomToken is URL-safe base64 of the requested entropy, never repeated", () => {
   const token = randomToken();
@@ -40,4 +47,13 @@ Deno.test("crypto: safeEqual compares whole strings, whatever their lengths", as
   assert.equal(await safeEqual("secret", "secret-longer"), false);
   assert.equal(await safeEqual("", ""), true);
   assert.equal(await safeEqual("", "x"), false);
+});
+
+Deno.test("crypto: matchesAny finds a secret among digests, and nothing in none", async () => {
+  const digests = await Promise.all(["alpha-token", "beta-token"].map(sha256Bytes));
+  assert.equal(await matchesAny(digests, "beta-token"), true);
+  assert.equal(await matchesAny(digests, "alpha-token"), true);
+  assert.equal(await matchesAny(digests, "gamma-token"), false);
+  assert.equal(await matchesAny(digests, ""), false);
+  assert.equal(await matchesAny([], "alpha-token"), false);
 });
