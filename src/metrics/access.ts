@@ -86,7 +86,6 @@ export function metricsAccess(
   });
 }
 
-
 /** What the operator should do, given what the server accepts. */
 function refusalHint(config: Config): string {
   const { http, auth } = config;
