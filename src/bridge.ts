@@ -14,6 +14,9 @@ import { TaskRunner } from "./tasks/runner.ts";
 import { TaskStore } from "./tasks/store.ts";
 import { tokenId } from "./auth/bearer.ts";
 import type { RecallAccess } from "./tools/recall.ts";
+import type { ApprovalAccess } from "./tools/approvals.ts";
+import { GatewayApprovals, operatorOpener } from "./gateway/approvals.ts";
+import { type DeviceIdentity, loadDeviceIdentity } from "./gateway/device_identity.ts";
 
 /** A running bridge, ready to serve any transport. */
 export interface Bridge {
@@ -62,8 +65,14 @@ export function startBridge(
   const fed: { metrics?: BridgeMetrics } = {};
   const log = observeLogger(effects.log, (event, fields) => fed.metrics?.record(event, fields));
   const shutdown = new AbortController();
+  let device: Promise<DeviceIdentity> | undefined;
+  const deviceIdentity = () => device ??= loadDeviceIdentity(kv);
   const gateways = new GatewayRegistry(config.instances, {
     onRequest: (record) => fed.metrics?.gatewayRequest(record),
+    approvals: config.approvals === "off" ? undefined : (instance) =>
+      new GatewayApprovals(instance, operatorOpener(instance, deviceIdentity), {
+        log: (event, fields) => log.warn(event, fields),
+      }),
   });
   const sessions = new SessionKeys({
     namespaced: namespaceSessions({
@@ -93,7 +102,13 @@ export function startBridge(
     ),
   });
   const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
-  const toolset = createToolset({ gateways, tasks, sessions, recall: recallAccess(config) });
+  const toolset = createToolset({
+    gateways,
+    tasks,
+    sessions,
+    recall: recallAccess(config),
+    approvals: config.approvals === "off" ? "off" : ownerAccess(config),
+  });
   const metrics = fed.metrics = new BridgeMetrics({
     tools: [...toolset.tools.keys()],
     instances: config.instances.map((i) => i.name),
@@ -102,7 +117,7 @@ export function startBridge(
   });
   if (!effects.deferRunner) runner.start();
   let stopping: Promise<void> | undefined;
-  const stop = () => stopping ??= runner.stop();
+  const stop = () => stopping ??= runner.stop().finally(() => gateways.close());
   // Running tasks go back to the queue the moment shutdown begins (stdin EOF,
   // SIGTERM), not after the transport has drained its replies: a client that
   // closes stdin may kill us soon after, and a task still claimed then would
@@ -145,13 +160,16 @@ export function recallAccess(config: Config): RecallAccess | "off" {
     oauth: config.auth.enabled,
     staticTokens: config.http.authTokens.length,
   });
-  if (config.transport === "stdio") {
-    return { mode: config.recallTools, isOwner: () => true, namespaced };
-  }
+  return { mode: config.recallTools, isOwner: ownerAccess(config).isOwner, namespaced };
+}
+
+/**
+ * Who the owner is: on stdio the local user; over HTTP the callers of
+ * `MCP_OWNER_TOKENS` (no one else: OAuth clients, other static tokens and
+ * unauthenticated callers are not owners).
+ */
+export function ownerAccess(config: Config): ApprovalAccess {
+  if (config.transport === "stdio") return { isOwner: () => true };
   const owners = Promise.all(config.http.ownerTokens.map(tokenId)).then((ids) => new Set(ids));
-  return {
-    mode: config.recallTools,
-    isOwner: async (principal) => (await owners).has(principal),
-    namespaced,
-  };
+  return { isOwner: async (principal) => (await owners).has(principal) };
 }

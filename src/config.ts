@@ -107,6 +107,8 @@ export interface Config {
   };
   /** `OPENCLAW_RECALL_TOOLS`: who may read conversations (openclaw_sessions, openclaw_history). */
   recallTools: "off" | "owner" | "all";
+  /** `OPENCLAW_APPROVALS`: the owner's approval tools and task waits over the gateway WebSocket, or off. */
+  approvals: "off" | "owner";
   /** The `/mcp` endpoint: sessions, Host/Origin checks, bearer tokens, rate limit. */
   http: {
     stateless: boolean;
@@ -316,6 +318,7 @@ function toConfig(options: Options, origins: Origins): Config {
       pendingTtlMs: options.taskPendingTtlMs,
     },
     recallTools: options.recallTools,
+    approvals: options.approvals,
     sessions: {
       namespace: options.sessionNamespace,
       allowInternalKeys: options.allowInternalSessionKeys,

@@ -359,6 +359,11 @@ export const optionsSchema = z.object({
     help:
       "openclaw_sessions/openclaw_history: owner (owners see every conversation, others only their own), all (everyone sees every conversation), off (tools not offered)",
   }),
+  approvals: option(oneOf(["off", "owner"]).default("owner"), {
+    env: ["OPENCLAW_APPROVALS"],
+    help:
+      "openclaw_approvals/openclaw_approval_respond over the gateway's WebSocket, and waiting_for_approval in task status: owner (the owner only: stdio, MCP_OWNER_TOKENS), off (no tools, no WebSocket)",
+  }),
   metricsToken: option(text().optional(), {
     env: ["MCP_METRICS_TOKEN"],
     flag: "metrics-token",

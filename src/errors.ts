@@ -31,6 +31,9 @@ export type ErrorCode =
   | "gateway_disconnected"
   | "gateway_forbidden"
   | "gateway_tool_unavailable"
+  | "gateway_pairing_required"
+  // Approvals.
+  | "approval_not_found"
   // Tasks.
   | "cancelled"
   | "interrupted"
@@ -70,6 +73,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   gateway_disconnected: 502,
   gateway_forbidden: 502,
   gateway_tool_unavailable: 502,
+  gateway_pairing_required: 502,
+  approval_not_found: 404,
   cancelled: 409,
   interrupted: 503,
   task_not_found: 404,

@@ -57,6 +57,7 @@ import {
   type RecallAccess,
   sessionsTool,
 } from "./tools/recall.ts";
+import { type ApprovalAccess, approvalRespondTool, approvalsTool } from "./tools/approvals.ts";
 import { type ChatSubmission, submitChat, taskTools } from "./tools/tasks.ts";
 import { errorEnvelope, errorText, type Tool, type ToolContext } from "./tools/tool.ts";
 
@@ -105,6 +106,11 @@ export interface ServerDeps {
    * only the principal `local` (stdio's user) is an owner.
    */
   recall?: RecallAccess | "off";
+  /**
+   * Who may list and answer the gateway's approvals (`openclaw_approvals`,
+   * `openclaw_approval_respond`); `"off"` (the default) leaves both out.
+   */
+  approvals?: ApprovalAccess | "off";
   /**
    * Prebuilt tools (see `createToolset`); built here when absent.
    *
@@ -231,7 +237,7 @@ export interface Toolset {
  * set of schemas.
  */
 export function createToolset(
-  deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions" | "recall">,
+  deps: Pick<ServerDeps, "gateways" | "tasks" | "sessions" | "recall" | "approvals">,
 ): Toolset {
   const tools = new Map<string, Tool>();
   const { gateways, sessions } = deps;
@@ -243,6 +249,9 @@ export function createToolset(
       instancesTool(gateways),
       agentsTool(gateways),
       ...(recall === "off" ? [] : [sessionsTool(gateways, recall), historyTool(gateways, recall)]),
+      ...(!deps.approvals || deps.approvals === "off"
+        ? []
+        : [approvalsTool(gateways, deps.approvals), approvalRespondTool(gateways, deps.approvals)]),
       ...(deps.tasks ? taskTools({ ...deps.tasks, gateways, sessions }) : []),
     ]
   ) tools.set(tool.name, tool);

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { GatewayApprovals } from "./approvals.ts";
 import type { Instance } from "../config.ts";
 import { readChatStream } from "./chat_stream.ts";
 import { badReplyError, statusError } from "./errors.ts";
@@ -75,12 +76,16 @@ export interface GatewayClientOptions {
   maxReplyBytes?: number;
   /** Told how each request ended: its path and status (the bridge's metrics); must not throw. */
   onRequest?: (record: GatewayRequestRecord) => void;
+  /** Makes the instance's approvals (over its WebSocket); none: approvals are off. */
+  approvals?: (instance: Instance) => GatewayApprovals;
 }
 
 /** A client for one gateway instance. */
 export class GatewayClient {
   /** The instance this client talks to. */
   readonly instance: Instance;
+  /** The instance's pending approvals; undefined when approvals are off. */
+  readonly approvals: GatewayApprovals | undefined;
   #target: GatewayTarget;
   #now: () => number;
 
@@ -94,6 +99,7 @@ export class GatewayClient {
       onRequest: options.onRequest,
     };
     this.#now = options.now ?? (() => performance.now());
+    this.approvals = options.approvals?.(instance);
   }
 
   /**

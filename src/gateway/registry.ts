@@ -43,4 +43,9 @@ export class GatewayRegistry {
   list(): GatewayClient[] {
     return [...this.#clients.values()];
   }
+
+  /** Closes the instances' approval connections (shutdown). */
+  close(): void {
+    for (const client of this.#clients.values()) client.approvals?.close();
+  }
 }

@@ -23,6 +23,9 @@
  *                                                  is also the count quota)
  * ["chunk", id, kind, attempt, i]               -> string (message, result, partial; 30,000 chars each)
  * ["partial", id]                               -> { attempt, chars, chunks }
+ * ["waiting", id]                               -> { attempt, approvals } (approvals the
+ *                                                  running attempt's conversation waits on;
+ *                                                  expires on its own)
  * ```
  *
  * Queue entries of earlier layouts (`["pending", ...]`, `["pending_owners",
@@ -139,4 +142,9 @@ export function chunkPrefix(id: string, at?: { kind: ChunkKind; attempt: number 
 /** How far a running task's reply so far was saved. */
 export function partialKey(id: string): Deno.KvKey {
   return ["partial", id];
+}
+
+/** The approvals a running task's conversation waits on. */
+export function waitingKey(id: string): Deno.KvKey {
+  return ["waiting", id];
 }

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { Approval, GatewayApprovals } from "../gateway/approvals.ts";
 import { BridgeError, toBridgeError } from "../errors.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { SessionKeys } from "../gateway/session_key.ts";
@@ -251,16 +252,20 @@ export class TaskRunner {
       ...(task.attempt === 1 ? { wait_ms: Math.max(0, started - task.createdAt) } : {}),
     });
     const partial = this.#partialSaver(active);
+    let waits: { stop(): Promise<void> } | undefined;
     try {
       const client = this.#gateways.get(task.instance);
       const message = await this.#store.message(task);
+      const sessionId = await this.#sessionKeys.toGateway(task.owner, task.sessionId);
+      waits = this.#watchApprovals(active, client.approvals, sessionId);
       const reply = await client.chat({
         message,
-        sessionId: await this.#sessionKeys.toGateway(task.owner, task.sessionId),
+        sessionId,
         agent: task.agent ?? undefined,
         signal: active.controller.signal,
         onDelta: (_d, text) => partial.push(text),
       });
+      await waits?.stop();
       await partial.finish();
       const ok = await serial(active, () =>
         this.#store.complete(active.claim, reply.reply, {
@@ -275,9 +280,56 @@ export class TaskRunner {
         ms: Math.round(this.#now() - started),
       });
     } catch (thrown) {
+      await waits?.stop();
       await partial.finish();
       await this.#settleFailure(active, { thrown, started });
     }
+  }
+
+  /**
+   * While the task's conversation runs, records in the store the approvals
+   * it waits on (so `openclaw_task_status` shows them from any replica);
+   * `stop` ends the watch and clears the record.
+   */
+  #watchApprovals(
+    active: Active,
+    approvals: GatewayApprovals | undefined,
+    sessionKey: string | undefined,
+  ): { stop(): Promise<void> } | undefined {
+    if (!approvals || !sessionKey) return undefined;
+    const { task } = active.claim;
+    const waiting = new Map<string, Approval>();
+    let saving = Promise.resolve();
+    const save = () => {
+      const list = [...waiting.values()];
+      saving = saving.then(() => this.#store.setWaiting(task, list)).catch(() => {});
+    };
+    const unwatch = approvals.watch(sessionKey, {
+      requested: (approval) => {
+        if (waiting.has(approval.id)) return;
+        waiting.set(approval.id, approval);
+        this.#log.info("task_waiting_for_approval", {
+          task: task.id,
+          instance: task.instance,
+          approval: approval.id,
+          kind: approval.kind,
+        });
+        save();
+      },
+      resolved: (id) => {
+        if (waiting.delete(id)) save();
+      },
+    });
+    return {
+      stop: async () => {
+        unwatch();
+        if (waiting.size > 0) {
+          waiting.clear();
+          save();
+        }
+        await saving;
+      },
+    };
   }
 
   /**

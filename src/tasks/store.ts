@@ -80,7 +80,8 @@ import {
   type RecentTasks,
   type TaskPage,
 } from "./listing.ts";
-import { taskKey } from "./keys.ts";
+import { taskKey, waitingKey } from "./keys.ts";
+import type { Approval } from "../gateway/approvals.ts";
 import { migratePending } from "./migrate.ts";
 import { position } from "./queue.ts";
 import { type Submission, submitTask } from "./submit.ts";
@@ -120,6 +121,9 @@ export {
   type TaskResultMeta,
   type TaskStatus,
 } from "./task.ts";
+
+/** A waiting mark outlives its runner by at most this (the gateway's own approval timeout is shorter). */
+export const WAITING_TTL_MS = 60 * 60 * 1000;
 
 /** Store settings and effects. */
 export interface TaskStoreOptions {
@@ -287,6 +291,33 @@ export class TaskStore {
     options: { fromChars?: number } = {},
   ): Promise<void> {
     return savePartial(this.kv, task, { text, fromChars: options.fromChars });
+  }
+
+  /**
+   * Records the approvals the running task's conversation waits on (set by
+   * its runner as the gateway raises and resolves them; an empty list
+   * clears). Kept at most {@linkcode WAITING_TTL_MS}, so a runner that dies
+   * leaves nothing behind for long.
+   */
+  async setWaiting(task: TaskRecord, approvals: Approval[]): Promise<void> {
+    if (approvals.length === 0) {
+      await this.kv.delete(waitingKey(task.id));
+      return;
+    }
+    await this.kv.set(waitingKey(task.id), { attempt: task.attempt, approvals }, {
+      expireIn: WAITING_TTL_MS,
+    });
+  }
+
+  /** The approvals a running task waits on (none for any other status or attempt). */
+  async waiting(task: TaskRecord): Promise<Approval[]> {
+    if (task.status !== "running") return [];
+    const entry = await this.kv.get<{ attempt: number; approvals: Approval[] }>(
+      waitingKey(task.id),
+    );
+    if (!entry.value || entry.value.attempt !== task.attempt) return [];
+    const now = Date.now();
+    return entry.value.approvals.filter((a) => a.expiresAt === null || a.expiresAt > now);
   }
 
   /**

@@ -5,7 +5,15 @@
  * @module
  */
 import { add } from "./counters.ts";
-import { chunkPrefix, countKey, EXPIRY, ownerKey, partialKey, taskKey } from "./keys.ts";
+import {
+  chunkPrefix,
+  countKey,
+  EXPIRY,
+  ownerKey,
+  partialKey,
+  taskKey,
+  waitingKey,
+} from "./keys.ts";
 import { retryBusy } from "./kv_retry.ts";
 import type { TaskRecord } from "./task.ts";
 
@@ -44,7 +52,8 @@ export async function sweep(
       .check({ key: taskKey(entry.value), versionstamp: found.versionstamp })
       .delete(entry.key);
     if (task && task.expiresAt === entry.key[1]) {
-      op.delete(taskKey(task.id)).delete(ownerKey(task)).delete(partialKey(task.id));
+      op.delete(taskKey(task.id)).delete(ownerKey(task)).delete(partialKey(task.id))
+        .delete(waitingKey(task.id));
       add(op, countKey(task.owner, task.status), -1);
     }
     if (!(await retryBusy(() => op.commit())).ok) continue;

@@ -11,6 +11,7 @@ import { chatArgs } from "./args.ts";
 import type { Usage } from "../gateway/reply.ts";
 import { defineTool, type Tool } from "./tool.ts";
 import { throttle } from "../throttle.ts";
+import type { Approval } from "../gateway/approvals.ts";
 
 /** Progress notifications are sent at most this often. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -30,6 +31,12 @@ export function progressTail(text: string, max = PROGRESS_TAIL_CHARS): string {
   const code = text.charCodeAt(start);
   if (code >= 0xdc00 && code <= 0xdfff) start++;
   return "…" + text.slice(start);
+}
+
+/** The progress message sent when the conversation raises an approval. */
+export function approvalNotice(instance: string, approval: Approval): string {
+  const what = approval.kind === "exec" ? `to run: ${approval.summary}` : `for: ${approval.summary}`;
+  return `Waiting for approval ${approval.id} on instance "${instance}" ${what}. The owner can answer it with openclaw_approval_respond or on the operator page.`;
 }
 
 /** The structured result of a chat turn. */
@@ -94,10 +101,19 @@ export function chatTool(
       sessions.check(args.session_id);
       const client = gateways.get(args.instance);
       const sessionKey = await sessions.toGateway(context.owner, args.session_id);
-      const progress = throttle<string>(
-        PROGRESS_INTERVAL_MS,
-        (text) => context.progress(text.length, progressTail(text)),
-      );
+      // Progress counts reply characters plus approval notices, so it only grows.
+      let notices = 0;
+      let chars = 0;
+      const progress = throttle<string>(PROGRESS_INTERVAL_MS, (text) => {
+        chars = text.length;
+        context.progress(chars + notices, progressTail(text));
+      });
+      const notify = (message: string) => context.progress(chars + ++notices, message);
+      const unwatch = sessionKey && client.approvals?.watch(sessionKey, {
+        requested: (approval) => notify(approvalNotice(client.instance.name, approval)),
+        resolved: (id, decision) =>
+          notify(`Approval ${id} was answered${decision ? `: ${decision}` : ""}; the agent goes on.`),
+      });
       try {
         const result = await client.chat({
           message: args.message,
@@ -115,6 +131,7 @@ export function chatTool(
           text: result.reply,
         };
       } finally {
+        if (unwatch) unwatch();
         progress.stop();
       }
     },

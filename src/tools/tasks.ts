@@ -18,6 +18,7 @@ import {
   type TaskStore,
 } from "../tasks/store.ts";
 import { agentArg, messageArg, sessionArg } from "./args.ts";
+import { approvalEntry, toApprovalEntry } from "./approvals.ts";
 import { defineTool, instanceArg, type Tool } from "./tool.ts";
 
 const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
@@ -159,12 +160,14 @@ function chatAsyncTool(deps: TaskToolDeps): Tool {
 }
 
 /** `openclaw_task_status`: one task, with the reply so far or its outcome. */
-function taskStatusTool(store: Pick<TaskStore, "get" | "position" | "partial" | "reply">): Tool {
+function taskStatusTool(
+  store: Pick<TaskStore, "get" | "position" | "partial" | "reply" | "waiting">,
+): Tool {
   return defineTool({
     name: "openclaw_task_status",
     title: "OpenClaw task status",
     description:
-      "Status of a background task: timestamps, attempt, the reply so far while running, and the reply or error when done.",
+      "Status of a background task: timestamps, attempt, the reply so far while running, the approval it waits for (waiting_for_approval), and the reply or error when done.",
     input: z.object({ task_id: taskIdArg }).strict(),
     output: z.object({
       ...summaryShape,
@@ -172,6 +175,9 @@ function taskStatusTool(store: Pick<TaskStore, "get" | "position" | "partial" | 
         "While pending: your own pending tasks on the same instance ahead of this one",
       ),
       partial_reply: z.string().nullable(),
+      waiting_for_approval: approvalEntry.nullable().describe(
+        "While running: the approval request the agent waits for (the owner answers it with openclaw_approval_respond); null otherwise",
+      ),
       reply: z.string().nullable(),
       model: z.string().nullable(),
       usage: z.record(z.string(), z.unknown()).nullable(),
@@ -180,11 +186,13 @@ function taskStatusTool(store: Pick<TaskStore, "get" | "position" | "partial" | 
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     async run(args, context) {
       const task = await store.get(context.owner, args.task_id);
+      const [waiting] = await store.waiting(task);
       return {
         structured: {
           ...summary(task),
           position: await store.position(task),
           partial_reply: task.status === "running" ? await store.partial(task) : null,
+          waiting_for_approval: waiting ? toApprovalEntry(waiting) : null,
           reply: task.status === "completed" ? await store.reply(task) : null,
           model: task.result?.model ?? null,
           usage: (task.result?.usage as Record<string, unknown> | null) ?? null,
