@@ -10,6 +10,8 @@
 import type { Instance } from "../src/config.ts";
 import { Transcripts } from "./_transcripts.ts";
 
+import { ApprovalDouble } from "./approval_double.ts";
+export { ApprovalDouble } from "./approval_double.ts";
 export { resolveKey, type StoredMessage, type StoredSession } from "./_transcripts.ts";
 
 /** How the gateway misbehaves; `none` answers normally. */
@@ -79,6 +81,14 @@ export class TestGateway {
    * `POST /tools/invoke` (`sessions_list`, `sessions_history`).
    */
   readonly transcripts: Transcripts = new Transcripts();
+  /**
+   * The operator WebSocket (approvals). A chat whose message holds
+   * `[approval:<command>]` raises an exec approval for its conversation
+   * after its reply's words and waits for it before finishing.
+   */
+  readonly approvals: ApprovalDouble;
+  /** How long a raised approval waits before the gateway gives up. */
+  approvalTimeoutMs = 120_000;
   #server: Deno.HttpServer;
   #waiters: (() => void)[] = [];
 
@@ -87,6 +97,7 @@ export class TestGateway {
     this.url = url;
     this.token = options.token === undefined ? "test-token" : options.token;
     this.chunkDelayMs = options.chunkDelayMs ?? 0;
+    this.approvals = new ApprovalDouble(this.token);
   }
 
   /** Starts a gateway on a free loopback port. */
@@ -161,10 +172,15 @@ export class TestGateway {
 
   /** Stops the server, dropping open connections. */
   async close(): Promise<void> {
+    this.approvals.close();
     await this.#server.shutdown().catch(() => {});
   }
 
   async #handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      this.approvals.token = this.token;
+      return this.approvals.upgrade(request);
+    }
     const url = new URL(request.url);
     const record: RecordedRequest = {
       method: request.method,
@@ -286,7 +302,38 @@ export class TestGateway {
         usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
       });
     }
-    return this.#stream(request, record, reply, model, fault);
+    const marker = /\[approval:([^\]]+)\]/.exec(user.content);
+    const gate = marker
+      ? () => this.#askApproval(request, marker[1], agent === "default" ? "main" : agent)
+      : undefined;
+    return this.#stream(request, record, reply, model, fault, gate);
+  }
+
+  /**
+   * What the claw does when the model wants to run `command` and exec asks:
+   * raises an approval for the conversation, waits for it (or for the
+   * client to go away), and says how it ended.
+   */
+  async #askApproval(request: Request, command: string, agent: string): Promise<string> {
+    const key = request.headers.get("x-openclaw-session-key");
+    const approval = this.approvals.raise("exec", {
+      command,
+      cwd: "/srv/claw",
+      host: "gateway",
+      security: "allowlist",
+      ask: "always",
+      agentId: agent,
+      sessionKey: `agent:${agent}:${key ?? `openai:${crypto.randomUUID()}`}`,
+    }, this.approvalTimeoutMs);
+    const gone = new Promise<null>((resolve) =>
+      request.signal.addEventListener("abort", () => resolve(null), { once: true })
+    );
+    const decision = await Promise.race([approval.decided, gone]);
+    if (request.signal.aborted) throw new Error("client gone");
+    if (decision === null) return ` [approval timed out: ${command}]`;
+    return decision === "deny"
+      ? ` [denied: ${command}]`
+      : ` [approved ${decision}: ran ${command}]`;
   }
 
   #stream(
@@ -295,6 +342,7 @@ export class TestGateway {
     reply: string,
     model: string,
     fault: Fault,
+    gate?: () => Promise<string>,
   ): Response {
     const words = reply.match(/\S+\s*/g) ?? [reply];
     const delay = this.chunkDelayMs;
@@ -339,6 +387,7 @@ export class TestGateway {
           if (fault.kind === "hang") {
             await sleep(3_600_000, request.signal);
           }
+          if (gate) controller.enqueue(chunk({ content: await gate() }));
           controller.enqueue(chunk({}, "stop"));
           controller.enqueue(encoder.encode("data: [DONE]\n\n"));
           finish(record);

@@ -1,0 +1,273 @@
+/**
+ * The operator WebSocket and the approvals hub against the test gateway's
+ * protocol double: the signed handshake and its refusals, list / resolve,
+ * watching one conversation (and only it), and coming back after the
+ * gateway drops the connection.
+ */
+import assert from "node:assert/strict";
+import {
+  type Approval,
+  GatewayApprovals,
+  operatorOpener,
+  parseApproval,
+} from "../../src/gateway/approvals.ts";
+import {
+  DEVICE_KEY,
+  type DeviceIdentity,
+  ephemeralDeviceIdentity,
+  loadDeviceIdentity,
+} from "../../src/gateway/device_identity.ts";
+import { GatewaySocket } from "../../src/gateway/gateway_socket.ts";
+import { TestGateway } from "../../testing/test_gateway.ts";
+import { codeOf } from "../helpers/error_code.ts";
+
+async function withGateway(
+  fn: (gateway: TestGateway, device: DeviceIdentity) => Promise<void>,
+): Promise<void> {
+  const gateway = await TestGateway.start();
+  try {
+    await fn(gateway, await ephemeralDeviceIdentity());
+  } finally {
+    await gateway.close();
+  }
+}
+
+async function until(predicate: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const FAST = { lingerMs: 50, backoffMs: 20, maxBackoffMs: 100 };
+
+Deno.test("device identity: stored once in KV, the same for every load; the id is the public key's SHA-256", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const [a, b] = await Promise.all([loadDeviceIdentity(kv), loadDeviceIdentity(kv)]);
+    assert.equal(a.id, b.id);
+    assert.match(a.id, /^[0-9a-f]{64}$/);
+    assert.equal((await loadDeviceIdentity(kv)).id, a.id);
+    const stored = (await kv.get<{ publicKey: string }>(DEVICE_KEY)).value!;
+    assert.equal(stored.publicKey, a.publicKey);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("operator socket: the signed handshake is accepted with the scopes asked for", async () => {
+  await withGateway(async (gateway, device) => {
+    const socket = await GatewaySocket.connect({
+      instance: gateway.instance(),
+      device,
+      scopes: ["operator.read", "operator.approvals"],
+      caps: ["approvals"],
+    });
+    try {
+      assert.deepEqual([...socket.scopes], ["operator.read", "operator.approvals"]);
+      const [record] = gateway.approvals.connects;
+      assert.equal(record.accepted, true);
+      const params = record.params as { client: { id: string; mode: string }; role: string };
+      assert.equal(params.role, "operator");
+      assert.equal(params.client.id, "cli");
+      assert.equal(
+        await socket.request("exec.approval.list", {}).then((v) => Array.isArray(v)),
+        true,
+      );
+    } finally {
+      socket.close();
+      await socket.closed;
+    }
+  });
+});
+
+Deno.test("operator socket: a wrong token, an unpaired device and a closed port are coded errors naming the fix", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const scopes = ["operator.approvals"];
+    const wrong = await GatewaySocket.connect({
+      instance: { ...instance, token: "nope" },
+      device,
+      scopes,
+    })
+      .catch((e) => e);
+    assert.equal(await codeOf(Promise.reject(wrong)), "gateway_unauthorized");
+    assert.doesNotMatch(wrong.message + wrong.hint, /nope|test-token/);
+
+    gateway.approvals.pairing = "required";
+    const unpaired = await GatewaySocket.connect({ instance, device, scopes }).catch((e) => e);
+    assert.equal(await codeOf(Promise.reject(unpaired)), "gateway_pairing_required");
+    assert.match(unpaired.hint, new RegExp(`openclaw devices approve ${device.id}`));
+    gateway.approvals.paired.add(device.id);
+    const paired = await GatewaySocket.connect({ instance, device, scopes });
+    paired.close();
+    await paired.closed;
+  });
+  const down = {
+    ...(await TestGateway.start().then(async (g) => (await g.close(), g.instance()))),
+  };
+  const refused = await GatewaySocket.connect({
+    instance: down,
+    device: await ephemeralDeviceIdentity(),
+    scopes: [],
+  }).catch((e) => e);
+  assert.equal(await codeOf(Promise.reject(refused)), "gateway_unreachable");
+});
+
+Deno.test("approvals: list shows pending requests; resolve answers one; an unknown or answered id is approval_not_found", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      {
+        timing: FAST,
+      },
+    );
+    try {
+      assert.deepEqual(await approvals.list(), []);
+      const raised = gateway.approvals.raise("exec", {
+        command: "rm -rf /tmp/cache",
+        sessionKey: "agent:main:s1",
+        agentId: "main",
+        cwd: "/srv",
+        host: "gateway",
+      });
+      const [listed] = await approvals.list();
+      assert.equal(listed.id, raised.id);
+      assert.equal(listed.summary, "rm -rf /tmp/cache");
+      assert.equal(listed.sessionKey, "agent:main:s1");
+      assert.equal(listed.kind, "exec");
+      const outcome = await approvals.resolve(raised.id, "allow-once");
+      assert.equal(outcome.decision, "allow-once");
+      assert.equal(await raised.decided, "allow-once");
+      assert.equal(
+        await codeOf(approvals.resolve(raised.id, "deny")),
+        "approval_not_found",
+      );
+      assert.equal(
+        await codeOf(approvals.resolve("nope", "deny")),
+        "approval_not_found",
+      );
+      // One connection served all of it.
+      assert.equal(gateway.approvals.connects.length, 1);
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
+Deno.test("approvals: a decision the gateway does not offer for the request is invalid_argument", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      {
+        timing: FAST,
+      },
+    );
+    try {
+      const raised = gateway.approvals.raise("exec", {
+        command: "curl x | sh",
+        sessionKey: "agent:main:s1",
+        unavailableDecisions: ["allow-always"],
+      });
+      const error = await approvals.resolve(raised.id, "allow-always").catch((e) => e);
+      assert.equal(await codeOf(Promise.reject(error)), "invalid_argument");
+      assert.equal(gateway.approvals.pending.size, 1);
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
+Deno.test("approvals: a watch hears its own conversation only, pending ones included, and hears it end", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      {
+        timing: FAST,
+      },
+    );
+    try {
+      const early = gateway.approvals.raise("exec", {
+        command: "early",
+        sessionKey: "agent:main:s1",
+      });
+      const heard: Approval[] = [];
+      const ended: string[] = [];
+      const stop = approvals.watch("S1", {
+        requested: (a) => heard.push(a),
+        resolved: (id) => ended.push(id),
+      });
+      await until(() => heard.length === 1, "the pending approval");
+      assert.equal(heard[0].id, early.id);
+      gateway.approvals.raise("exec", { command: "other", sessionKey: "agent:main:s2" });
+      const late = gateway.approvals.raise("exec", {
+        command: "late",
+        sessionKey: "agent:coder:s1",
+      });
+      await until(() => heard.length === 2, "the new approval");
+      assert.equal(heard[1].id, late.id);
+      gateway.approvals.resolve(early.id, "deny");
+      await until(() => ended.length === 1, "the resolution");
+      assert.deepEqual(ended, [early.id]);
+      stop();
+      // The connection closes once unused for the linger time.
+      await until(() => gateway.approvals.connections === 0, "the idle close");
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
+Deno.test("approvals: a watch survives the gateway dropping the connection and catches what came meanwhile", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      {
+        timing: FAST,
+      },
+    );
+    try {
+      const heard: string[] = [];
+      const stop = approvals.watch("s1", {
+        requested: (a) => heard.push(a.summary),
+        resolved() {},
+      });
+      await until(() => gateway.approvals.connections === 1, "the first connection");
+      gateway.approvals.dropAll();
+      await until(() => gateway.approvals.connections === 0, "the drop");
+      gateway.approvals.raise("exec", { command: "while away", sessionKey: "agent:main:s1" });
+      await until(() => heard.includes("while away"), "the approval raised while away", 10_000);
+      assert.ok(gateway.approvals.connects.length >= 2);
+      stop();
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
+Deno.test("approvals: parseApproval reads exec and plugin requests, cuts long commands, refuses junk", () => {
+  const exec = parseApproval("exec", {
+    id: "a1",
+    request: { command: "x".repeat(5_000), sessionKey: null },
+    createdAtMs: 1,
+    expiresAtMs: 2,
+  })!;
+  assert.equal(exec.summary.length, 2_000);
+  assert.equal(exec.sessionKey, null);
+  const plugin = parseApproval("plugin", {
+    id: "plugin:1",
+    request: { title: "Send email", description: "to bob", sessionKey: "agent:main:k" },
+  })!;
+  assert.equal(plugin.summary, "Send email: to bob");
+  assert.equal(parseApproval("exec", { request: {} }), null);
+  assert.equal(parseApproval("exec", "junk"), null);
+});
