@@ -183,6 +183,7 @@ export class GatewayApprovals {
   #reconnect: ReturnType<typeof setTimeout> | undefined;
   #backoff: number;
   #closed = false;
+  #lastFailure: string | undefined;
 
   /**
    * @param open makes an authenticated operator connection
@@ -318,6 +319,11 @@ export class GatewayApprovals {
 
   #fresh(signal?: AbortSignal): Promise<GatewaySocket> {
     const made = this.#open(signal).then((socket) => {
+      if (this.#closed) {
+        // Shut down while connecting: nobody will close it later.
+        socket.close();
+        throw new BridgeError("cancelled", "The server is shutting down.", "");
+      }
       socket.onEvent((event, payload) => this.#onEvent(event, payload));
       socket.closed.then(() => this.#onClosed(socket));
       return socket;
@@ -404,6 +410,7 @@ export class GatewayApprovals {
     this.#connect().then(async (socket) => {
       const pending = await this.#fetchPending(socket);
       this.#backoff = this.#timing.backoffMs;
+      this.#lastFailure = undefined;
       // Answered while we were away: tell the watchers it is over.
       for (const id of before) {
         if (!pending.some((a) => a.id === id)) {
@@ -415,11 +422,18 @@ export class GatewayApprovals {
         for (const listener of this.#watchers.keys()) this.#tell(listener, approval);
       }
     }).catch((error) => {
-      this.#log("approvals_watch_failed", {
-        instance: this.instance.name,
-        code: error instanceof BridgeError ? error.code : "internal",
-        retry_ms: this.#backoff,
-      });
+      if (this.#closed) return;
+      const code = error instanceof BridgeError ? error.code : "internal";
+      // Said once per kind of failure, not on every retry.
+      if (code !== this.#lastFailure) {
+        this.#lastFailure = code;
+        this.#log("approvals_watch_failed", {
+          instance: this.instance.name,
+          code,
+          hint: error instanceof BridgeError ? error.hint : "",
+          retry_ms: this.#backoff,
+        });
+      }
       this.#scheduleReconnect();
     });
   }

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import type { Approval } from "../gateway/approvals.ts";
 import { type CallToolResult, ProtocolError, type Server } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { BridgeError } from "../errors.ts";
@@ -54,14 +55,26 @@ function legacyStatus(task: TaskRecord): "working" | "completed" | "failed" | "c
 }
 
 /** A short line on where the task stands, when there is one to say. */
-function statusMessage(task: TaskRecord): string | undefined {
+function statusMessage(task: TaskRecord, waiting?: Approval): string | undefined {
   if (task.status === "pending") return "Queued";
+  if (waiting && task.status === "running") {
+    return `Waiting for approval ${waiting.id}: ${waiting.summary.slice(0, 200)}`;
+  }
   return task.error?.message;
 }
 
+/** The approval a running task waits on, for its status line. */
+async function waitingOn(o: McpTaskOptions, task: TaskRecord): Promise<Approval | undefined> {
+  return task.status === "running" ? (await o.store.waiting(task))[0] : undefined;
+}
+
 /** The 2025-11-25 view of a task record (`tasks/get`, `tasks/list`, task creation). */
-export function legacyTask(task: TaskRecord, ttlMs: number): Record<string, unknown> {
-  const message = statusMessage(task);
+export function legacyTask(
+  task: TaskRecord,
+  ttlMs: number,
+  waiting?: Approval,
+): Record<string, unknown> {
+  const message = statusMessage(task, waiting);
   return {
     taskId: task.id,
     status: legacyStatus(task),
@@ -78,13 +91,17 @@ export function legacyTask(task: TaskRecord, ttlMs: number): Record<string, unkn
  * our coded errors is `completed` with an `isError` result (the extension
  * keeps `failed` for JSON-RPC errors); a cancelled one is `cancelled`.
  */
-function modernTask(task: TaskRecord, ttlMs: number): Record<string, unknown> {
+function modernTask(
+  task: TaskRecord,
+  ttlMs: number,
+  waiting?: Approval,
+): Record<string, unknown> {
   const status = task.status === "pending" || task.status === "running"
     ? "working"
     : task.status === "cancelled"
     ? "cancelled"
     : "completed";
-  const message = statusMessage(task);
+  const message = statusMessage(task, waiting);
   return {
     taskId: task.id,
     status,
@@ -106,7 +123,7 @@ export async function detailedTask(
   o: McpTaskOptions,
   task: TaskRecord,
 ): Promise<Record<string, unknown>> {
-  const view = modernTask(task, o.ttlMs);
+  const view = modernTask(task, o.ttlMs, await waitingOn(o, task));
   if (view.status === "completed") return { ...view, result: await o.render(task) };
   return view;
 }
@@ -221,7 +238,10 @@ export function registerLegacyTasks(server: Server, o: McpTaskOptions): void {
   server.setRequestHandler(
     "tasks/get",
     schemas,
-    async ({ taskId }) => legacyTask(await read(o, taskId), o.ttlMs),
+    async ({ taskId }) => {
+      const task = await read(o, taskId);
+      return legacyTask(task, o.ttlMs, await waitingOn(o, task));
+    },
   );
   server.setRequestHandler("tasks/result", schemas, async ({ taskId }, ctx) => {
     const task = await settled(o, taskId, ctx.mcpReq.signal);

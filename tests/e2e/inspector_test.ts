@@ -3,7 +3,7 @@
  * ours) against the real server, in both protocol eras, over stdio (the
  * Inspector spawns `main.ts`) and Streamable HTTP (with sessions and
  * stateless), with the loopback test gateway behind it. Asserts exit codes
- * and the CLI's JSON output: 10 tools with no `--strict` schema findings, a
+ * and the CLI's JSON output: 12 tools with no `--strict` schema findings, a
  * chat reply in structuredContent, the coded error for bad arguments, and
  * the auth exit code without a token. Skipped, with the reason printed, when
  * the Inspector is not installed (`.ci/run` installs it into a cache folder
@@ -129,7 +129,7 @@ function assertInvalidArgument(run: Run): void {
 
 Deno.test({
   name:
-    "inspector CLI 2.12: both eras over stdio and HTTP list 10 lint-clean tools, chat, refuse bad arguments and a missing token",
+    "inspector CLI 2.12: both eras over stdio and HTTP list 12 lint-clean tools, chat, refuse bad arguments and a missing token",
   ignore: "missing" in found,
   sanitizeResources: false,
   sanitizeOps: false,

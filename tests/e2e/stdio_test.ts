@@ -361,7 +361,7 @@ Deno.test("stdio: exits 0 promptly on stdin EOF with a call in flight", opts, as
     const replies = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const byId = new Map(replies.map((r) => [r.id, r]));
     assert.ok(byId.get(1)?.result, "initialize answered");
-    assert.equal(byId.get(3)?.result?.tools?.length, 10, "tools/list answered");
+    assert.equal(byId.get(3)?.result?.tools?.length, TOOL_NAMES.length, "tools/list answered");
     assert.equal(byId.get(2)?.result?.structuredContent?.error?.code, "cancelled");
     assert.equal(byId.get(null)?.error?.code, -32700, "garbage line answered with a parse error");
     assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");

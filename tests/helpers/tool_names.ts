@@ -4,6 +4,8 @@
  */
 export const TOOL_NAMES: readonly string[] = [
   "openclaw_agents",
+  "openclaw_approval_respond",
+  "openclaw_approvals",
   "openclaw_chat",
   "openclaw_chat_async",
   "openclaw_history",

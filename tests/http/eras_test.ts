@@ -24,6 +24,7 @@ import {
   structuredOf,
 } from "../helpers/modern_rpc.ts";
 import { approve, authorizeUrl, pkce, register, tokenRequest } from "../helpers/oauth.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const TOKEN_A = "eras-token-a-0123456789abcdef";
@@ -245,7 +246,7 @@ Deno.test(
       assert.equal(list.ttlMs, 3_600_000);
       assert.equal(list.cacheScope, "public");
       const tools = list.tools as Json[];
-      assert.equal(tools.length, 10);
+      assert.equal(tools.length, TOOL_NAMES.length);
       // In 2026 the server decides per call which become tasks: no tool says so.
       assert.ok(tools.every((t) => t.execution === undefined));
 

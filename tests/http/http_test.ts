@@ -11,6 +11,7 @@ import { SseParser } from "../../src/gateway/sse.ts";
 import { READY_PROBE_TTL_MS } from "../../src/http/app.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
 import { gatewayEnv, type HttpServerProcess, INITIALIZE, startHttp } from "../../testing/spawn.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -70,7 +71,7 @@ Deno.test("http: every tool over Streamable HTTP with one reused session", opts,
   await withHttp(async (server, gateway) => {
     const { client, transport } = await connect(server.url);
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 10);
+    assert.equal(tools.length, TOOL_NAMES.length);
     const chat = await client.callTool({
       name: "openclaw_chat",
       arguments: { message: "over http" },
@@ -259,7 +260,7 @@ Deno.test(
         body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
       });
       assert.match(list.headers.get("content-type") ?? "", /application\/json/);
-      assert.equal((await list.json()).result.tools.length, 10);
+      assert.equal((await list.json()).result.tools.length, TOOL_NAMES.length);
       for (const method of ["GET", "DELETE"]) {
         const r = await fetch(`${server.url}/mcp`, { method, headers: { accept: ACCEPT } });
         assert.equal(r.status, 405, method);

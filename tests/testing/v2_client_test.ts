@@ -22,6 +22,7 @@ import {
   tasksResult,
   type V2Session,
 } from "../../testing/v2_client.ts";
+import { TOOL_NAMES } from "../helpers/tool_names.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
@@ -133,7 +134,7 @@ for (const mode of ["stateful", "stateless"] as const) {
       const session = await connectV2Http(`${server.url}/mcp`, { token: "v2-secret" });
       try {
         assert.equal(session.era, "legacy");
-        assert.equal((await session.client.listTools()).tools.length, 10);
+        assert.equal((await session.client.listTools()).tools.length, TOOL_NAMES.length);
         await assertStatusOk(session);
         const settled = await callToolAsTask(session.client, {
           name: "openclaw_chat",
