@@ -39,10 +39,28 @@ export function freePort(): number {
   return port;
 }
 
+/** Options of {@link startRealGateway}. */
+export interface RealGatewayOptions {
+  /** The model provider's base URL (the fake LLM's `url`). */
+  llmUrl: string;
+  /** Gateway token; a random one by default. */
+  token?: string;
+  /**
+   * Make every `exec` the agent runs wait for an operator's approval
+   * (`tools.exec`: host `gateway`, security `full`, ask `always`). Off by
+   * default: the gateway's own default is host exec without approval.
+   */
+  execApprovals?: boolean;
+  /** Last word on the config file: change it in place before it is written. */
+  configure?: (config: Record<string, unknown>) => void;
+}
+
 /** A running real gateway. */
 export interface RealGateway {
   /** Base URL. */
   url: string;
+  /** Its WebSocket URL (the gateway protocol). */
+  wsUrl: string;
   /** Its bearer token. */
   token: string;
   /** Blocked network attempts the guard logged. */
@@ -96,9 +114,7 @@ function signal(pids: number[], sig: Deno.Signal): void {
 }
 
 /** Starts the gateway and waits for `/readyz`. */
-export async function startRealGateway(
-  options: { llmUrl: string; token?: string },
-): Promise<RealGateway> {
+export async function startRealGateway(options: RealGatewayOptions): Promise<RealGateway> {
   const found = await findOpenclaw();
   if ("missing" in found) throw new Error(found.missing);
   const scratch = await Deno.makeTempDir({ prefix: "openclaw-e2e-" });
@@ -108,7 +124,7 @@ export async function startRealGateway(
   await Deno.mkdir(`${scratch}/workspace`, { recursive: true });
   const port = freePort();
   const token = options.token ?? `gw-${crypto.randomUUID()}`;
-  const config = {
+  const config: Record<string, unknown> = {
     gateway: {
       mode: "local",
       bind: "loopback",
@@ -151,6 +167,10 @@ export async function startRealGateway(
       },
     },
   };
+  if (options.execApprovals) {
+    config.tools = { exec: { host: "gateway", security: "full", ask: "always" } };
+  }
+  options.configure?.(config);
   await Deno.writeTextFile(`${home}/.openclaw/openclaw.json`, JSON.stringify(config, null, 2));
   const guardLog = `${scratch}/guard.jsonl`;
   const guard = new URL("./offline_guard.cjs", import.meta.url).pathname;
@@ -218,6 +238,7 @@ export async function startRealGateway(
   };
   return {
     url,
+    wsUrl: `ws://127.0.0.1:${port}/`,
     token,
     output: () => output,
     async blocked() {
