@@ -53,7 +53,7 @@ export class ApprovalDouble {
   /** Scopes granted when asked for. */
   grantable = ["operator.read", "operator.write", "operator.approvals", "operator.admin"];
   /** Milliseconds between ticks. */
-  tickIntervalMs = 15_000;
+  tickIntervalMs = 30_000;
   /** Every connect, in order. */
   readonly connects: ConnectRecord[] = [];
   /** Pending approvals by id. */
@@ -158,6 +158,7 @@ export class ApprovalDouble {
 
   #wire(approval: DoubleApproval) {
     return {
+      approvalKind: approval.kind,
       id: approval.id,
       request: approval.request,
       createdAtMs: approval.createdAtMs,
@@ -182,7 +183,8 @@ export class ApprovalDouble {
 
   #broadcast(event: string, payload: unknown): void {
     for (const c of this.#clients) {
-      if (c.connected && c.scopes.includes("operator.approvals")) {
+      // As measured: agent-raised approvals reach admin operators only.
+      if (c.connected && c.scopes.includes("operator.admin")) {
         frame(c.socket, { type: "event", event, payload, seq: ++this.#next });
       }
     }
@@ -239,11 +241,17 @@ export class ApprovalDouble {
     this.calls.push({ method, params });
     const kind = method.startsWith("plugin.") ? "plugin" : "exec";
     if (!client.scopes.includes("operator.approvals")) {
-      reply(false, { code: "INVALID_REQUEST", message: "missing scope: operator.approvals" });
+      reply(false, {
+        code: "FORBIDDEN",
+        message: "missing scope: operator.approvals",
+        details: { code: "MISSING_SCOPE", missingScope: "operator.approvals" },
+      });
       return;
     }
     if (method === "exec.approval.list" || method === "plugin.approval.list") {
-      reply(true, [...this.pending.values()].filter((a) => a.kind === kind).map((a) => this.#wire(a)));
+      // Agent-raised ones are listed to admin operators only.
+      const visible = client.scopes.includes("operator.admin") ? [...this.pending.values()] : [];
+      reply(true, visible.filter((a) => a.kind === kind).map((a) => this.#wire(a)));
       return;
     }
     if (method === "exec.approval.resolve" || method === "plugin.approval.resolve") {
@@ -255,7 +263,13 @@ export class ApprovalDouble {
       }
       const approval = this.pending.get(id);
       if (!approval || approval.kind !== kind) {
-        reply(false, { code: "INVALID_REQUEST", message: "unknown or expired approval id" });
+        const answered = this.resolutions.some((r) => r.id === id);
+        reply(
+          false,
+          answered
+            ? { code: "APPROVAL_ALREADY_RESOLVED", message: "approval already resolved" }
+            : { code: "APPROVAL_NOT_FOUND", message: "unknown or expired approval id" },
+        );
         return;
       }
       this.#finish(id, decision);

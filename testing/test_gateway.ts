@@ -320,8 +320,9 @@ export class TestGateway {
       command,
       cwd: "/srv/claw",
       host: "gateway",
-      security: "allowlist",
+      security: "full",
       ask: "always",
+      allowedDecisions: ["allow-once", "allow-always", "deny"],
       agentId: agent,
       sessionKey: `agent:${agent}:${key ?? `openai:${crypto.randomUUID()}`}`,
     }, this.approvalTimeoutMs);

@@ -80,6 +80,7 @@ const requestShape = z.object({
   agentId: OPTIONAL_TEXT,
   cwd: OPTIONAL_TEXT,
   host: OPTIONAL_TEXT,
+  allowedDecisions: z.array(z.string()).nullish(),
   unavailableDecisions: z.array(z.string()).nullish(),
 }).loose();
 
@@ -119,8 +120,9 @@ export function parseApproval(kind: ApprovalKind, value: unknown): Approval | nu
     agent: request?.agentId ?? null,
     cwd: request?.cwd ?? null,
     host: request?.host ?? null,
-    unavailable: (request?.unavailableDecisions ?? []).filter((d): d is Decision =>
-      (DECISIONS as readonly string[]).includes(d)
+    unavailable: DECISIONS.filter((d) =>
+      (request?.unavailableDecisions ?? []).includes(d) ||
+      (request?.allowedDecisions ? !request.allowedDecisions.includes(d) : false)
     ),
     createdAt: createdAtMs ?? null,
     expiresAt: expiresAtMs ?? null,
@@ -236,7 +238,10 @@ export class GatewayApprovals {
         const stood = z.object({ decision: z.string() }).loose().safeParse(answer);
         return { approval, decision: stood.success ? stood.data.decision : decision };
       } catch (error) {
-        if (error instanceof GatewayRpcError && /NOT_FOUND|unknown|expired/i.test(error.message)) {
+        if (
+          error instanceof GatewayRpcError &&
+          /NOT_FOUND|ALREADY_RESOLVED|unknown|expired/i.test(error.message)
+        ) {
           throw approvalNotFound(this.instance.name, id);
         }
         throw this.#rpcError(error, "resolve the approval");
@@ -466,7 +471,8 @@ export function operatorOpener(
     await GatewaySocket.connect({
       instance,
       device: await device(),
-      scopes: ["operator.read", "operator.approvals"],
+      // Measured: agent-raised approvals reach admin operator connections only.
+      scopes: ["operator.admin", "operator.approvals", "operator.read"],
       caps: ["approvals"],
       signal,
     });

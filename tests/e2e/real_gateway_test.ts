@@ -43,7 +43,8 @@ Deno.test({
     let gateway: RealGateway | undefined;
     let session: StdioSession | undefined;
     try {
-      gateway = await startRealGateway({ llmUrl: llm.url });
+      // Exec asks for approval (only a `[[exec:...]]` turn makes the model call exec).
+      gateway = await startRealGateway({ llmUrl: llm.url, execApprovals: true });
       const instances = [
         // A multi-agent gateway needs an agent on every call: the instance names one.
         { name: "real", url: gateway.url, token: gateway.token, default: true, agent: "main" },
@@ -195,6 +196,14 @@ Deno.test({
           assert.match(rows[0].key, /^agent:main:mcp-[0-9a-f]{16}:own-1$/);
           const own = await tool(other, "openclaw_history", { session_id: "own-1" });
           assert.equal((own.structuredContent!.messages as unknown[]).length, 2);
+          // Approvals are the owner's only.
+          assert.equal(code(await tool(other, "openclaw_approvals", {})), "forbidden");
+          assert.equal(
+            code(await tool(other, "openclaw_approval_respond", { id: "x", decision: "deny" })),
+            "forbidden",
+          );
+          const ownerList = await tool(owner, "openclaw_approvals", {});
+          assert.equal(ownerList.isError, undefined, JSON.stringify(ownerList.structuredContent));
           // The owner sees both.
           const all = await tool(owner, "openclaw_sessions", { limit: 100 });
           const keys = (all.structuredContent!.sessions as { key: string }[]).map((r) => r.key);
@@ -252,6 +261,89 @@ Deno.test({
         }
         assert.match(String(status.reply), /ECHO async/);
       });
+
+      const waitFor = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string) => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const value = await read();
+          if (ok(value)) return value;
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+
+      await t.step(
+        "approvals: a task's command waits; its status shows the request; the owner allows it and the claw runs it",
+        async () => {
+          const task = await call(s, "openclaw_chat_async", {
+            message: "tidy [[exec:echo approved-run]]",
+            session_id: "appr-1",
+          });
+          const id = (task.structuredContent as { task_id: string }).task_id;
+          const waiting = await waitFor(
+            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
+            (v) =>
+              v.waiting_for_approval !== null || v.status !== "running" && v.status !== "pending",
+            "waiting_for_approval",
+          );
+          const request = waiting.waiting_for_approval as Record<string, unknown>;
+          assert.ok(request, `the task waits: ${JSON.stringify(waiting)}`);
+          assert.match(String(request.summary), /echo approved-run/);
+          assert.equal(request.session_key, "agent:main:appr-1");
+          assert.equal(request.kind, "exec");
+          const listed = await call(s, "openclaw_approvals");
+          const ids = (listed.structuredContent!.approvals as { id: string }[]).map((a) => a.id);
+          assert.ok(ids.includes(String(request.id)), JSON.stringify(listed.structuredContent));
+          const answer = await call(s, "openclaw_approval_respond", {
+            id: request.id,
+            decision: "allow-once",
+          });
+          assert.equal(answer.structuredContent!.accepted, true, JSON.stringify(answer));
+          const done = await waitFor(
+            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
+            (v) => v.status !== "running" && v.status !== "pending",
+            "the task to end",
+          );
+          assert.equal(done.status, "completed", JSON.stringify(done.error));
+          assert.match(String(done.reply), /TOOL RAN[\s\S]*approved-run/);
+          assert.equal(done.waiting_for_approval, null);
+          // Answered: a second answer finds nothing pending.
+          assert.equal(
+            code(await call(s, "openclaw_approval_respond", { id: request.id, decision: "deny" })),
+            "approval_not_found",
+          );
+        },
+      );
+
+      await t.step(
+        "approvals: openclaw_chat says in its progress that it waits; a deny reaches the claw",
+        async () => {
+          const updates: string[] = [];
+          const chat = s.client.callTool(
+            {
+              name: "openclaw_chat",
+              arguments: { message: "[[exec:echo denied-run]]", session_id: "appr-2" },
+            },
+            undefined,
+            { onprogress: (p) => updates.push(p.message ?? ""), timeout: 120_000 },
+          ) as Promise<Result>;
+          const notice = await waitFor(
+            () => Promise.resolve(updates.find((u) => u.startsWith("Waiting for approval"))),
+            (v) => v !== undefined,
+            "the approval notice",
+          );
+          assert.match(notice!, /to run: .*echo denied-run/);
+          const listed = await call(s, "openclaw_approvals");
+          const mine =
+            (listed.structuredContent!.approvals as { id: string; session_key: string }[])
+              .find((a) => a.session_key === "agent:main:appr-2");
+          assert.ok(mine, JSON.stringify(listed.structuredContent));
+          await call(s, "openclaw_approval_respond", { id: mine.id, decision: "deny" });
+          const result = await chat;
+          assert.match(result.content[0].text!, /TOOL DENIED/);
+          assert.ok(updates.some((u) => /was answered: deny/.test(u)), updates.join(" | "));
+        },
+      );
 
       await t.step(
         "cancel: aborting mid-stream ends the call; the bridge keeps serving",
