@@ -85,6 +85,8 @@ function generator(seed: number) {
     "openclaw_agents",
     "openclaw_sessions",
     "openclaw_history",
+    "openclaw_approvals",
+    "openclaw_approval_respond",
     "nope",
   ];
   /** One input: the raw text of a line/body; `id` if a reply is owed. */
