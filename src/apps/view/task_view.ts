@@ -46,6 +46,7 @@ interface TaskData {
   partial_reply?: string | null;
   reply?: string | null;
   error?: ErrorBody | null;
+  waiting_for_approval?: { id: string; summary: string } | null;
 }
 
 function element<T extends HTMLElement>(id: string): T {
@@ -168,7 +169,8 @@ function render(task: TaskData): void {
   if (task.status) status = task.status;
   const live = !TERMINAL.has(status ?? "");
   ui.view.dataset.status = status;
-  ui.status.textContent = status ?? "waiting";
+  const waiting = live ? task.waiting_for_approval : null;
+  ui.status.textContent = waiting ? "waiting for approval" : status ?? "waiting";
   ui.meta.textContent = [
     task.instance && `instance ${task.instance}`,
     task.agent && `agent ${task.agent}`,
@@ -191,7 +193,11 @@ function render(task: TaskData): void {
   }
   if (task.error) showError(task.error);
   ui.cancel.hidden = !live;
-  ui.note.textContent = live ? "Live: updated every second" : "";
+  ui.note.textContent = waiting
+    ? `Waiting for approval ${waiting.id}: ${waiting.summary} (the owner answers with openclaw_approval_respond or on the operator page)`
+    : live
+    ? "Live: updated every second"
+    : "";
 }
 
 function setReply(text: string): void {
