@@ -96,6 +96,9 @@ const resolvedShape = z.object({
   decision: z.string().nullish(),
 }).loose();
 
+/** Most pending requests remembered per instance between list reads. */
+const MAX_KNOWN = 1_000;
+
 /** Longest summary shown (characters); a longer command is cut with "…". */
 export const MAX_SUMMARY_CHARS = 2_000;
 
@@ -382,6 +385,7 @@ export class GatewayApprovals {
   #onEvent(event: string, payload: unknown): void {
     const match = /^(exec|plugin)\.approval\.(requested|resolved)$/.exec(event);
     if (!match) return;
+    this.#forgetExpired();
     const kind = match[1] as ApprovalKind;
     if (match[2] === "requested") {
       const approval = parseApproval(kind, payload);
@@ -400,6 +404,16 @@ export class GatewayApprovals {
         listener.resolved(approval.id, resolved.data.decision ?? null);
       }
     }
+  }
+
+  /** Drops requests past their expiry whose end we did not hear (bounded memory). */
+  #forgetExpired(): void {
+    const now = Date.now();
+    for (const [id, approval] of this.#known) {
+      if (approval.expiresAt !== null && approval.expiresAt < now) this.#known.delete(id);
+    }
+    // A gateway that never says "resolved" cannot grow this without bound.
+    while (this.#known.size > MAX_KNOWN) this.#known.delete(this.#known.keys().next().value!);
   }
 
   #tell(listener: ApprovalListener, approval: Approval): void {
