@@ -245,7 +245,7 @@ Deno.test(
       assert.equal(list.ttlMs, 3_600_000);
       assert.equal(list.cacheScope, "public");
       const tools = list.tools as Json[];
-      assert.equal(tools.length, 10);
+      assert.equal(tools.length, 12);
       // In 2026 the server decides per call which become tasks: no tool says so.
       assert.ok(tools.every((t) => t.execution === undefined));
 

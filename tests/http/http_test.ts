@@ -70,7 +70,7 @@ Deno.test("http: every tool over Streamable HTTP with one reused session", opts,
   await withHttp(async (server, gateway) => {
     const { client, transport } = await connect(server.url);
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 10);
+    assert.equal(tools.length, 12);
     const chat = await client.callTool({
       name: "openclaw_chat",
       arguments: { message: "over http" },
@@ -259,7 +259,7 @@ Deno.test(
         body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
       });
       assert.match(list.headers.get("content-type") ?? "", /application\/json/);
-      assert.equal((await list.json()).result.tools.length, 10);
+      assert.equal((await list.json()).result.tools.length, 12);
       for (const method of ["GET", "DELETE"]) {
         const r = await fetch(`${server.url}/mcp`, { method, headers: { accept: ACCEPT } });
         assert.equal(r.status, 405, method);
