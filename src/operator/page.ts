@@ -12,7 +12,7 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import { randomToken } from "../auth/crypto.ts";
 import { LIVE_SCRIPT } from "./live_script.ts";
 import type { OperatorMode } from "./access.ts";
-import type { InstanceView, OperatorSnapshot, TaskView } from "./snapshot.ts";
+import type { ApprovalView, InstanceView, OperatorSnapshot, TaskView } from "./snapshot.ts";
 
 type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -100,6 +100,17 @@ button{font:inherit;padding:.3rem .8rem;border-radius:6px;border:1px solid var(-
 color:var(--fg);cursor:pointer}
 .live{font-size:.8rem}.live::before{content:"\\25CF  ";color:var(--muted)}.live.on::before{color:var(--ok)}
 .live.off::before{color:var(--warn)}
+.approval{border-color:var(--warn)}
+pre.command{white-space:pre-wrap;overflow-wrap:anywhere;margin:.45rem 0 0;padding:.5rem .6rem;background:var(--bg);
+border-radius:6px;max-height:10rem;overflow:auto;font:.86rem/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.actions{display:flex;flex-wrap:wrap;gap:.4rem;margin-top:.55rem}
+.actions button[data-decision=deny]{color:var(--bad);border-color:var(--bad)}
+.actions button[data-decision=allow-once],.actions button[data-decision=allow-always]{color:var(--ok);border-color:var(--ok)}
+button:disabled{opacity:.55;cursor:wait}
+.warn{color:var(--warn)}
+.notice{max-width:72rem;margin:.6rem auto 0;padding:0 1rem}.notice:empty{display:none}
+.notice p{margin:0;padding:.45rem .7rem;border-radius:6px;border:1px solid var(--line);background:var(--card)}
+.notice .ok{border-color:var(--ok)}.notice .err{border-color:var(--bad)}
 .login{max-width:24rem;margin:3rem auto;padding:0 1rem}
 .login label{display:block;margin:1rem 0 .3rem}
 .login input[type=password]{width:100%;padding:.55rem;font-size:1rem;border-radius:6px;border:1px solid var(--line);
@@ -183,11 +194,110 @@ function instanceCard(instance: InstanceView, now: number): Fragment {
     <div class="agents">${instance.agents.length
       ? instance.agents.map((a) => html`<span class="badge agent">${a}</span>`)
       : html`<span class="small muted">${up ? "no agents listed" : "agents unknown"}</span>`}</div>
+    ${approvalsLine(instance)}
     <div class="small muted">${instance.checkedAt === null
       ? "not probed yet"
       : html`checked ${ago(now, instance.checkedAt)}`}</div>
     </article>
   `;
+}
+
+/** The instance's approvals in one line: how many wait, or why they cannot be read. */
+function approvalsLine(instance: InstanceView): Fragment | "" {
+  const { approvals } = instance;
+  switch (approvals.state) {
+    case "off":
+      return html`<div class="small muted approvals-line">approvals off</div>`;
+    case "reading":
+      return html`<div class="small muted approvals-line">reading approvals</div>`;
+    case "unavailable":
+      return html`
+        <div class="small err approvals-line"
+          data-error="${approvals.error?.code}">approvals unavailable: ${approvals
+            .error?.code} — ${approvals.error?.message} ${approvals.error?.hint}</div>
+      `;
+    case "ok":
+      return approvals.total
+        ? html`<div class="small warn approvals-line">${approvals.total} approval${
+          approvals.total ===
+              1
+            ? ""
+            : "s"
+        } waiting</div>`
+        : "";
+  }
+}
+
+const DECISION_LABEL: Record<string, string> = {
+  "allow-once": "Allow once",
+  "allow-always": "Allow always",
+  "deny": "Deny",
+};
+
+function approvalCard(instance: string, approval: ApprovalView, now: number): Fragment {
+  const who = [instance, approval.agent].filter(Boolean).join(" / ");
+  return html`
+    <article class="card approval" data-approval="${approval.id}" data-instance="${instance}"
+      data-kind="${approval.kind}">
+    <div class="row"><span class="badge st-pending">${approval.kind === "exec"
+      ? "command"
+      : "plugin"}</span><span class="small">${who}</span>${approval.sessionKey
+      ? html`<code class="small muted" title="conversation">${approval.sessionKey}</code>`
+      : ""}${approval.requestedAt === null
+      ? ""
+      : html`<span class="small muted">asked ${ago(now, approval.requestedAt)}</span>`}${approval
+        .expiresAt === null
+      ? ""
+      : html`<span class="small muted">denied by itself in ${
+        duration(
+          Math.max(0, approval.expiresAt - now),
+        )
+      }</span>`}</div>
+    <pre class="command">${approval.summary}</pre>
+    ${approval.cwd || approval.host
+      ? html`<div class="small muted">${approval.cwd ? html`in <code>${approval.cwd}</code>` : ""}${
+        approval
+            .cwd && approval.host
+          ? ", "
+          : ""
+      }${approval.host ? html`on ${approval.host}` : ""}</div>`
+      : ""}
+    <div class="actions">${approval.decisions.map((d) =>
+      html`<button type="button" data-decision="${d}">${DECISION_LABEL[d] ?? d}</button>`
+    )}</div>
+    </article>
+  `;
+}
+
+function approvalsSection(snapshot: OperatorSnapshot): Fragment {
+  const { instances, now } = snapshot;
+  const on = instances.filter((i) => i.approvals.state !== "off");
+  const cards = on.flatMap((i) => i.approvals.pending.map((a) => approvalCard(i.name, a, now)));
+  const more = on.reduce((n, i) => n + i.approvals.total - i.approvals.pending.length, 0);
+  const unreadable = on.filter((i) => i.approvals.state === "unavailable");
+  let body: Fragment;
+  if (on.length === 0) {
+    body = html`
+      <p
+        class="none approvals-off">Approvals are off (OPENCLAW_APPROVALS=off): the bridge does not read the gateways' approval requests.</p>
+    `;
+  } else {
+    body = html`<div class="approvals">${
+      cards.length ? cards : html`<p class="none">Nothing waiting for approval.</p>`
+    }</div>${
+      more ? html`<p class="small muted">${more} more waiting; answer the oldest first.</p>` : ""
+    }${
+      unreadable.map((i) =>
+        html`
+          <p class="small err approvals-error"
+            data-instance="${i.name}">${i.name}: approvals unavailable: ${i
+              .approvals.error?.code} — ${i.approvals.error?.message} ${i.approvals.error?.hint}</p>
+        `
+      )
+    }`;
+  }
+  return html`<section aria-labelledby="h-approvals">
+<h2 id="h-approvals">Approvals</h2>${body}</section>`;
 }
 
 function taskCard(task: TaskView, now: number): Fragment {
@@ -209,7 +319,11 @@ function taskCard(task: TaskView, now: number): Fragment {
     task.attempt > 1 ? html`<span class="small muted">attempt ${task.attempt}</span>` : ""
   }${when}</div>
 <p class="msg">${task.message}</p>
-${task.error ? html`<p class="small err">${task.error.code}: ${task.error.message}</p>` : ""}${
+${
+    task.waiting.map((w) =>
+      html`<p class="small warn waiting">waiting for approval: <code>${w.summary}</code></p>`
+    )
+  }${task.error ? html`<p class="small err">${task.error.code}: ${task.error.message}</p>` : ""}${
     task.reply
       ? html`<pre class="reply">${
         task.status === "running" && task.replyChars > task.reply.length ? "\u2026" : ""
@@ -249,11 +363,16 @@ export function liveFragment(snapshot: OperatorSnapshot): string {
         .length}</b></div>
       <div class="card stat">queued<b class="tasks-queued">${queued}</b></div>
       <div class="card stat">running<b class="tasks-running">${running}</b></div>
+      <div class="card stat">approvals<b class="approvals-waiting">${instances.reduce(
+        (n, i) => n + i.approvals.total,
+        0,
+      )}</b></div>
       <div class="card stat">sessions<b>${snapshot.sessions.stateless
         ? "none"
         : snapshot.sessions.open}</b></div>
       <div class="card stat">uptime<b class="uptime">${duration(now - snapshot.startedAt)}</b></div>
     </section>
+    ${approvalsSection(snapshot)}
     <section aria-labelledby="h-instances">
       <h2 id="h-instances">Instances</h2>
       <div class="grid">${instances.map((i) => instanceCard(i, now))}</div>
@@ -279,6 +398,8 @@ export interface DashboardView {
   snapshot: OperatorSnapshot;
   /** The sign-out form's CSRF token, when the viewer is signed in (else no sign-out button). */
   signOutCsrf?: string;
+  /** The CSRF token the page's approval buttons send (the sign-in's, or the loopback one). */
+  approvalsCsrf?: string;
 }
 
 /** The operator page: a header, the live part, and the script that keeps it live. */
@@ -298,6 +419,8 @@ export function dashboardPage(view: DashboardView): Page {
         `
         : ""}</div>
       </header>
+      <div id="notice" class="notice" role="status" aria-live="polite" data-csrf="${view
+        .approvalsCsrf ?? ""}"></div>
       <main id="live-root">${raw(liveFragment(snapshot))}</main>
     `,
     { script: LIVE_SCRIPT },

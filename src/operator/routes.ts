@@ -6,6 +6,8 @@
  *   sign-in page, anything else gets a 401 JSON error).
  * - `GET /operator/events`: the live feed (SSE; `?format=html` for the page).
  * - `GET /operator/snapshot`: one snapshot as JSON.
+ * - `POST /operator/approvals`: the page's answer to a pending approval
+ *   (`approval_answer.ts`: Origin, the sign-in's CSRF token, every field).
  * - `GET|POST /operator/login`, `POST /operator/logout`: signing in and out.
  *
  * Who gets in is `access.ts`; a bearer header that is not a static token is
@@ -15,8 +17,10 @@
  * @module
  */
 import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { addressGroup } from "../auth/address_group.ts";
 import { OwnerDevices, OwnerLockout } from "../auth/lockout.ts";
+import { randomToken } from "../auth/crypto.ts";
 import { clientAddress } from "../client_address.ts";
 import type { Config, Instance } from "../config.ts";
 import type { ProbeCache } from "../gateway/probe_cache.ts";
@@ -25,14 +29,18 @@ import type { Logger } from "../log.ts";
 import { TaskStore } from "../tasks/store.ts";
 import { TokenBuckets } from "../token_bucket.ts";
 import { type Grant, type OperatorAccess, operatorAccess } from "./access.ts";
+import { approvalAnswer, APPROVALS_PATH } from "./approval_answer.ts";
+import { ApprovalReads, type ApprovalsPort } from "./approval_reads.ts";
 import { type FeedLimits, OperatorFeeds } from "./feed.ts";
 import { LOGIN_PATH, loginRoutes } from "./login.ts";
 import { LoginForms } from "./login_form.ts";
 import { dashboardPage, liveFragment, loginPage, NO_STORE_HEADERS, pageResponse } from "./page.ts";
-import { type OperatorSnapshot, snapshotSource } from "./snapshot.ts";
+import { type OperatorSnapshot, scrubber, snapshotSource } from "./snapshot.ts";
 
 /** Failed bearer attempts per address per minute on the operator routes. */
 export const BEARER_FAILURES_PER_MINUTE = 30;
+/** Largest answer body read. */
+const MAX_ANSWER_BYTES = 16 * 1024;
 
 /** What the operator page needs. */
 export interface OperatorDeps {
@@ -46,8 +54,8 @@ export interface OperatorDeps {
   log: Logger;
   /** The gateway probe cache `/ready` uses (no second prober). */
   probes: ProbeCache;
-  /** The instances (a `GatewayRegistry`). */
-  gateways: { list(): { instance: Instance }[] };
+  /** The instances and their approvals, none when off (a `GatewayRegistry`). */
+  gateways: { list(): { instance: Instance; approvals?: ApprovalsPort }[] };
   /** Open sessions now (null in stateless mode). */
   sessions: () => number | null;
   /** How `/mcp` authenticates. */
@@ -85,14 +93,19 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
   const access = operatorAccess({ config, kv, issuer: deps.issuer, now });
   const addressOf = (c: Context) => addressGroup(clientAddress(c, config.trustProxy));
   const instances = () =>
-    deps.gateways.list().map(({ instance }) => ({
+    deps.gateways.list().map(({ instance, approvals }) => ({
       name: instance.name,
       url: instance.url,
       isDefault: instance.isDefault,
       token: instance.token,
+      approvals,
     }));
+  const secrets = [config.auth.ownerPassword, config.auth.clientSecret, ...config.http.authTokens];
+  // One reader of every instance's approvals: the snapshots' and the answers'.
+  const reads = new ApprovalReads({ now });
   const snapshots = snapshotSource({
     instances,
+    approvals: reads,
     probes: deps.probes,
     store: new TaskStore(kv, { now }),
     sessions: () => ({
@@ -100,7 +113,7 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
       max: config.http.stateless ? null : config.http.maxSessions,
     }),
     auth: deps.auth,
-    secrets: [config.auth.ownerPassword, config.auth.clientSecret, ...config.http.authTokens],
+    secrets,
     startedAt: now(),
     now,
   });
@@ -111,6 +124,24 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
     limits: deps.feedLimits,
   });
   const failures = new TokenBuckets(BEARER_FAILURES_PER_MINUTE, now);
+  // The loopback grant has no sign-in: its page's CSRF token is this process's.
+  const loopbackCsrf = randomToken(16);
+  const csrfOf = (grant: Grant): string | null =>
+    grant.via === "sign_in" ? grant.signIn.csrf : grant.via === "loopback" ? loopbackCsrf : null;
+  let scrub: ((text: string) => string) | null = null;
+  const issuer = config.auth.issuerUrl ? new URL(config.auth.issuerUrl).origin : undefined;
+  const answer = approvalAnswer({
+    instances,
+    csrfOf,
+    origins: [...config.http.allowedOrigins, ...(issuer ? [issuer] : [])],
+    trustProxy: config.trustProxy,
+    addressOf,
+    reads,
+    answered: () => snapshots.refresh(),
+    scrub: (text) => (scrub ??= scrubber([...secrets, ...instances().map((i) => i.token)]))(text),
+    log,
+    now,
+  });
 
   /** The request's grant, or the refusal: a redirect to sign in (`page`) or a JSON error. */
   async function admit(c: Context, kind: "page" | "api"): Promise<Grant | Response> {
@@ -169,6 +200,7 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
     return pageResponse(dashboardPage({
       snapshot,
       signOutCsrf: grant.via === "sign_in" ? grant.signIn.csrf : undefined,
+      approvalsCsrf: csrfOf(grant) ?? undefined,
     }));
   });
   app.get("/operator/snapshot", async function operatorSnapshot(c) {
@@ -184,6 +216,12 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
       format: c.req.query("format") === "html" ? "html" : "json",
       allowed: async () => (await access.check(c)).ok,
     });
+  });
+  app.use(APPROVALS_PATH, bodyLimit({ maxSize: MAX_ANSWER_BYTES }));
+  app.post(APPROVALS_PATH, async function answerApproval(c) {
+    const grant = await admit(c, "api");
+    if (grant instanceof Response) return grant;
+    return await answer(c, grant);
   });
   app.route(
     "/",

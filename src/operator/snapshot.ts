@@ -2,8 +2,11 @@
  * What the operator page shows, as one plain object: the instances with
  * their health, latency and agents (the verdicts `/ready` caches, never a
  * probe of its own), every owner's newest tasks (the store's bounded
- * {@linkcode TaskStore.recent}, with short previews of their text), open
- * sessions, version and uptime. Built at most once per
+ * {@linkcode TaskStore.recent}, with short previews of their text, and
+ * whether a running one waits for an approval), the approvals pending on
+ * each instance (read through its operator WebSocket by
+ * `approval_reads.ts`, shared by every viewer), open sessions, version and
+ * uptime. Built at most once per
  * {@linkcode SNAPSHOT_TTL_MS} however many pages and feeds ask.
  *
  * Nothing secret goes in: instances carry their URL, never their token,
@@ -12,10 +15,12 @@
  *
  * @module
  */
+import { type Approval, type Decision, DECISIONS } from "../gateway/approvals.ts";
 import type { HealthStatus } from "../gateway/health.ts";
 import type { NamedReport, ProbeCache } from "../gateway/probe_cache.ts";
 import type { TaskRecord, TaskStatus, TaskStore } from "../tasks/store.ts";
 import { VERSION } from "../version.ts";
+import { ApprovalReads, type ApprovalsPort } from "./approval_reads.ts";
 
 /** A snapshot answers for this long (the feeds tick at the same pace). */
 export const SNAPSHOT_TTL_MS = 1_000;
@@ -27,6 +32,10 @@ export const MESSAGE_PREVIEW_CHARS = 160;
 export const REPLY_PREVIEW_CHARS = 600;
 /** Previews kept in memory (a message, a finished task's reply: their text never changes). */
 const PREVIEW_CACHE = 500;
+/** Pending approvals shown per instance (the oldest first; the count says how many more). */
+export const APPROVALS_SHOWN = 20;
+/** Characters of an approval's summary (the command) shown. */
+export const APPROVAL_SUMMARY_CHARS = 400;
 /** Secrets shorter than this are not searched for (they would match ordinary text). */
 const MIN_SECRET_CHARS = 6;
 
@@ -47,6 +56,50 @@ export interface InstanceView {
   /** The agents the gateway lists. */
   agents: string[];
   /** When the verdict was made, epoch ms, or null. */
+  checkedAt: number | null;
+  /** The approvals pending on it. */
+  approvals: InstanceApprovals;
+}
+
+/** One pending approval as the page shows it. */
+export interface ApprovalView {
+  /** The gateway's id (what the page's buttons answer). */
+  id: string;
+  /** `exec` (a shell command) or `plugin`. */
+  kind: "exec" | "plugin";
+  /** What is asked: the command, or the plugin's request (cut short). */
+  summary: string;
+  /** The conversation that asked, when known. */
+  sessionKey: string | null;
+  /** The agent that asked, when known. */
+  agent: string | null;
+  /** Working directory of a command, when given. */
+  cwd: string | null;
+  /** Where a command would run, when given. */
+  host: string | null;
+  /** The answers the gateway takes for it. */
+  decisions: Decision[];
+  /** Epoch ms, or null. */
+  requestedAt: number | null;
+  /** Epoch ms after which the gateway denies it, or null. */
+  expiresAt: number | null;
+}
+
+/**
+ * An instance's pending approvals: `off` (`OPENCLAW_APPROVALS=off`),
+ * `reading` (the first read has not answered yet), `ok`, or `unavailable`
+ * (the last read failed: `error` says why).
+ */
+export interface InstanceApprovals {
+  /** See above. */
+  state: "off" | "reading" | "ok" | "unavailable";
+  /** The oldest {@linkcode APPROVALS_SHOWN} pending ones. */
+  pending: ApprovalView[];
+  /** How many are pending in all. */
+  total: number;
+  /** Why they could not be read (a coded error, never a stack), or null. */
+  error: { code: string; message: string; hint: string } | null;
+  /** When they were last read, epoch ms, or null. */
   checkedAt: number | null;
 }
 
@@ -82,6 +135,8 @@ export interface TaskView {
   replyChars: number;
   /** A failed or cancelled task's error code and message, or null. */
   error: { code: string; message: string } | null;
+  /** The approvals a running task's conversation waits on (none otherwise). */
+  waiting: { id: string; kind: "exec" | "plugin"; summary: string }[];
 }
 
 /** Everything the page shows. */
@@ -112,6 +167,8 @@ export interface InstanceInfo {
   isDefault: boolean;
   /** Its token (only to be kept out of the page). */
   token?: string;
+  /** Its approvals; none: approvals are off. */
+  approvals?: ApprovalsPort;
 }
 
 /** What {@linkcode snapshotSource} reads. */
@@ -121,7 +178,9 @@ export interface SnapshotDeps {
   /** The probe cache `/ready` uses. */
   probes: Pick<ProbeCache, "reports" | "latest">;
   /** The task store (its `recent` listing and previews). */
-  store: Pick<TaskStore, "recent" | "messageHead" | "replyHead" | "partialTail">;
+  store: Pick<TaskStore, "recent" | "messageHead" | "replyHead" | "partialTail" | "waiting">;
+  /** Where the instances' approvals are read (shared with the answering route); default a new one. */
+  approvals?: ApprovalReads;
   /** Open sessions now (null in stateless mode) and the cap. */
   sessions: () => { open: number | null; max: number | null };
   /** How `/mcp` authenticates. */
@@ -140,6 +199,8 @@ export interface SnapshotDeps {
 export interface SnapshotSource {
   /** The current snapshot (a new one at most once per {@linkcode SNAPSHOT_TTL_MS}). */
   take(): Promise<OperatorSnapshot>;
+  /** Drops the kept snapshot: the next {@linkcode take} builds a new one (after an answer). */
+  refresh(): void;
 }
 
 /**
@@ -159,6 +220,7 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
   const messages = new BoundedCache<string>(PREVIEW_CACHE);
   const replies = new BoundedCache<string>(PREVIEW_CACHE);
   let kept: { at: number; snapshot: Promise<OperatorSnapshot> } | null = null;
+  const reads = deps.approvals ?? new ApprovalReads({ now });
 
   // Built at the first snapshot: the registry is not asked for anything before.
   let scrubbing: ((text: string) => string) | null = null;
@@ -186,15 +248,24 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
     let message: string;
     let reply = "";
     let replyChars = 0;
+    let waiting: TaskView["waiting"] = [];
     if (task.status === "completed" || task.status === "failed" || task.status === "cancelled") {
       ({ message, reply } = await finishedPreview(task));
       replyChars = task.result?.chars ?? 0;
     } else {
       message = await messagePreview(task);
       if (task.status === "running") {
-        const tail = await deps.store.partialTail(task, REPLY_PREVIEW_CHARS);
+        const [tail, waits] = await Promise.all([
+          deps.store.partialTail(task, REPLY_PREVIEW_CHARS),
+          deps.store.waiting(task),
+        ]);
         reply = tail.text;
         replyChars = tail.chars;
+        waiting = waits.map((a) => ({
+          id: a.id,
+          kind: a.kind,
+          summary: scrub(cut(a.summary, APPROVAL_SUMMARY_CHARS)),
+        }));
       }
     }
     const from = task.startedAt ?? task.createdAt;
@@ -214,6 +285,7 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
       reply: scrub(reply),
       replyChars,
       error: task.error ? { code: task.error.code, message: scrub(task.error.message) } : null,
+      waiting,
     };
   }
 
@@ -229,7 +301,9 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
     const byName = new Map<string, NamedReport>(
       (settled?.reports ?? []).map((r) => [r.name, r]),
     );
-    return deps.instances().map((instance) => {
+    const list = deps.instances();
+    const approvals = await Promise.all(list.map((i) => approvalsOf(i)));
+    return list.map((instance, n) => {
       const report = byName.get(instance.name);
       return {
         name: instance.name,
@@ -240,8 +314,39 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
         message: scrub(report?.message ?? "Not probed yet."),
         agents: (report?.agents ?? []).map(scrub),
         checkedAt: report ? settled!.at : null,
+        approvals: approvals[n],
       };
     });
+  }
+
+  /** The instance's pending approvals (read at most once per snapshot period). */
+  async function approvalsOf(instance: InstanceInfo): Promise<InstanceApprovals> {
+    const read = await reads.read(instance.name, instance.approvals);
+    const none = { pending: [], total: 0, error: null, checkedAt: null };
+    switch (read.state) {
+      case "off":
+      case "reading":
+        return { state: read.state, ...none };
+      case "unavailable":
+        return {
+          state: "unavailable",
+          ...none,
+          error: {
+            code: read.error.code,
+            message: scrub(read.error.message),
+            hint: scrub(read.error.hint),
+          },
+          checkedAt: read.at,
+        };
+      case "ok":
+        return {
+          state: "ok",
+          pending: read.approvals.slice(0, APPROVALS_SHOWN).map((a) => approvalView(a, scrub)),
+          total: read.approvals.length,
+          error: null,
+          checkedAt: read.at,
+        };
+    }
   }
 
   async function build(): Promise<OperatorSnapshot> {
@@ -267,6 +372,9 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
   }
 
   return {
+    refresh() {
+      kept = null;
+    },
     take() {
       const t = now();
       if (kept && t - kept.at < SNAPSHOT_TTL_MS && t >= kept.at) return kept.snapshot;
@@ -278,6 +386,27 @@ export function snapshotSource(deps: SnapshotDeps): SnapshotSource {
       return current.snapshot;
     },
   };
+}
+
+/** An approval as the page shows it: texts cut short and scrubbed. */
+export function approvalView(approval: Approval, scrub: (text: string) => string): ApprovalView {
+  const text = (value: string | null, max = 200) => value === null ? null : scrub(cut(value, max));
+  return {
+    id: approval.id,
+    kind: approval.kind,
+    summary: scrub(cut(approval.summary, APPROVAL_SUMMARY_CHARS)),
+    sessionKey: text(approval.sessionKey),
+    agent: text(approval.agent, 100),
+    cwd: text(approval.cwd),
+    host: text(approval.host, 100),
+    decisions: DECISIONS.filter((d) => !approval.unavailable.includes(d)),
+    requestedAt: approval.createdAt,
+    expiresAt: approval.expiresAt,
+  };
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}\u2026` : text;
 }
 
 /**

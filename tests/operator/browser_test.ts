@@ -4,8 +4,10 @@
  * refused first), both instances (one up with its latency, one down), and
  * async tasks submitted by an MCP client going queued -> running (the reply
  * so far growing on the page) -> completed, live over the feed. No secret
- * appears in the page or the feed. Skipped, with the reason printed, where
- * Chromium is not installed.
+ * appears in the page or the feed. A task waiting on an approval shows so,
+ * the approval appears with its buttons, and "Allow once" answers it: it
+ * leaves the page and the task completes. Skipped, with the reason
+ * printed, where Chromium is not installed.
  *
  * With `UPDATE_SCREENSHOTS=1` the desktop and phone screenshots are written
  * to docs/images/ (otherwise to a temporary folder).
@@ -269,6 +271,73 @@ Deno.test(
       assert.equal(snapshot.status, 200);
       const body = await snapshot.json();
       assert.ok(body.tasks.finished.some((t: { id: string }) => t.id === id));
+    } finally {
+      await client?.close();
+      await browser.close();
+      await server.stop();
+      await gateway.close();
+    }
+  },
+);
+
+Deno.test(
+  "operator: a task waits for an approval; the owner allows it once on the page",
+  opts,
+  async () => {
+    const TOKEN = "operator-approvals-token-0123456789";
+    const gateway = await TestGateway.start();
+    const server = await startHttp({
+      env: {
+        OPENCLAW_URL: gateway.url,
+        OPENCLAW_GATEWAY_TOKEN: "test-token",
+        MCP_AUTH_TOKENS: TOKEN,
+      },
+    });
+    const browser = await launchChromium();
+    let client: Client | undefined;
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+      const problems = watch(page);
+      await signIn(page, server.url, TOKEN, /Access token/);
+      await page.waitForSelector('[data-instance="default"][data-status="ok"]');
+      assert.match(await page.textContent("#h-approvals + *") ?? "", /Nothing waiting/);
+
+      client = await mcpClient(server.url, TOKEN);
+      // In a conversation (session_id): the runner watches its approvals.
+      const queued = await client.callTool({
+        name: "openclaw_chat_async",
+        arguments: { message: "tidy up [approval:echo hi]", session_id: "chores" },
+      });
+      const id = (queued.structuredContent as { task_id: string }).task_id;
+      // The task shows it waits, and the approval appears with the buttons offered.
+      await page.waitForSelector(`[data-task="${id}"][data-status="running"] .waiting`);
+      assert.match(
+        await page.textContent(`[data-task="${id}"] .waiting`) ?? "",
+        /waiting for approval: echo hi/,
+      );
+      const card = "article[data-approval]";
+      await page.waitForSelector(card);
+      assert.equal(await page.textContent(`${card} pre.command`), "echo hi");
+      assert.deepEqual(
+        await page.$$eval(`${card} button[data-decision]`, (b) => b.map((e) => e.textContent)),
+        ["Allow once", "Allow always", "Deny"],
+      );
+      assert.match(await page.textContent(".approvals-waiting") ?? "", /^1$/);
+      if (SHOTS) await page.screenshot({ path: `${SHOTS}/operator-approval.png` });
+
+      await page.click(`${card} button[data-decision="allow-once"]`);
+      await page.waitForSelector("#notice .ok");
+      assert.equal(await page.textContent("#notice .ok"), "allowed once: echo hi");
+      await page.waitForSelector(card, { state: "detached" });
+      await page.waitForSelector(`[data-task="${id}"][data-status="completed"]`);
+      assert.match(
+        await page.textContent(`[data-task="${id}"] pre.reply`) ?? "",
+        /\[approved allow-once: ran echo hi\]/,
+      );
+      assert.equal(await page.$(card), null, "the answered approval stays gone");
+      assert.deepEqual(gateway.approvals.resolutions.map((r) => r.decision), ["allow-once"]);
+      assertNoSecret("the page", await page.content(), [TOKEN, "test-token"]);
+      assert.deepEqual(problems, [], "no CSP violations or script errors");
     } finally {
       await client?.close();
       await browser.close();

@@ -11,7 +11,12 @@ import {
   loginPage,
   operatorCsp,
 } from "../../src/operator/page.ts";
-import type { OperatorSnapshot, TaskView } from "../../src/operator/snapshot.ts";
+import type {
+  ApprovalView,
+  InstanceApprovals,
+  OperatorSnapshot,
+  TaskView,
+} from "../../src/operator/snapshot.ts";
 
 function task(patch: Partial<TaskView>): TaskView {
   return {
@@ -30,6 +35,31 @@ function task(patch: Partial<TaskView>): TaskView {
     reply: "",
     replyChars: 0,
     error: null,
+    waiting: [],
+    ...patch,
+  };
+}
+
+const NO_APPROVALS: InstanceApprovals = {
+  state: "ok",
+  pending: [],
+  total: 0,
+  error: null,
+  checkedAt: 60_000,
+};
+
+function approval(patch: Partial<ApprovalView> = {}): ApprovalView {
+  return {
+    id: "approval-1",
+    kind: "exec",
+    summary: "rm -rf /tmp/cache",
+    sessionKey: "agent:main:mcp-abc:chores",
+    agent: "main",
+    cwd: "/srv/app",
+    host: "gateway",
+    decisions: ["allow-once", "allow-always", "deny"],
+    requestedAt: 55_000,
+    expiresAt: 175_000,
     ...patch,
   };
 }
@@ -52,6 +82,7 @@ function snapshot(patch: Partial<OperatorSnapshot> = {}): OperatorSnapshot {
       message: "ok",
       agents: ["main", HOSTILE],
       checkedAt: 60_000,
+      approvals: NO_APPROVALS,
     }, {
       name: "far",
       url: `http://far.example/${HOSTILE}`,
@@ -61,6 +92,7 @@ function snapshot(patch: Partial<OperatorSnapshot> = {}): OperatorSnapshot {
       message: HOSTILE,
       agents: [],
       checkedAt: 60_000,
+      approvals: NO_APPROVALS,
     }],
     tasks: {
       active: [
@@ -140,6 +172,120 @@ Deno.test("page: the live part shows instances, tasks by state, sessions and upt
   }));
   assert.match(empty, /Nothing queued or running/);
   assert.match(empty, /Nothing finished recently/);
+});
+
+function withApprovals(local: InstanceApprovals, far: InstanceApprovals): OperatorSnapshot {
+  const base = snapshot();
+  return {
+    ...base,
+    instances: [{ ...base.instances[0], approvals: local }, {
+      ...base.instances[1],
+      approvals: far,
+    }],
+  };
+}
+
+Deno.test("page: pending approvals with the buttons the gateway offers; texts escaped", () => {
+  const html = liveFragment(withApprovals(
+    {
+      ...NO_APPROVALS,
+      pending: [
+        approval(),
+        approval({
+          id: `id"${HOSTILE}`,
+          summary: HOSTILE,
+          cwd: HOSTILE,
+          sessionKey: HOSTILE,
+          agent: null,
+          host: null,
+          decisions: ["allow-once", "deny"],
+        }),
+      ],
+      total: 23,
+    },
+    NO_APPROVALS,
+  ));
+  assert.doesNotMatch(html, /<script>|<img/);
+  assert.match(html, /approvals-waiting">23</);
+  assert.match(html, /23 approvals waiting/);
+  const first = /<article class="card approval" data-approval="approval-1"[\s\S]*?<\/article>/
+    .exec(html)?.[0] ?? "";
+  assert.match(first, /data-instance="local"/);
+  assert.match(first, /<pre class="command">rm -rf \/tmp\/cache<\/pre>/);
+  assert.match(first, /local \/ main/);
+  assert.match(first, /agent:main:mcp-abc:chores/);
+  assert.match(first, /asked 6.0 s ago/);
+  assert.match(first, /denied by itself in 1 min 54 s/);
+  assert.match(first, /in <code>\/srv\/app<\/code>, on gateway/);
+  assert.deepEqual(
+    [...first.matchAll(/<button type="button" data-decision="([^"]+)">([^<]+)</g)].map((m) =>
+      `${m[1]}=${m[2]}`
+    ),
+    ["allow-once=Allow once", "allow-always=Allow always", "deny=Deny"],
+  );
+  const second = html.slice(html.indexOf('data-approval="id&quot;'));
+  assert.ok(second.length < html.length, "the hostile id is escaped in its attribute");
+  assert.deepEqual(
+    [...second.slice(0, second.indexOf("</article>")).matchAll(/data-decision="([^"]+)"/g)]
+      .map((m) => m[1]),
+    ["allow-once", "deny"],
+    "only the decisions offered",
+  );
+  assert.match(html, /21 more waiting/);
+});
+
+Deno.test("page: approvals off, none waiting, or unreadable (a line on the instance)", () => {
+  const off: InstanceApprovals = { ...NO_APPROVALS, state: "off", checkedAt: null };
+  const none = liveFragment(withApprovals(off, off));
+  assert.match(none, /Approvals are off \(OPENCLAW_APPROVALS=off\)/);
+  assert.match(none, /approvals off/);
+  assert.doesNotMatch(none, /data-decision/);
+  const quiet = liveFragment(snapshot());
+  assert.match(quiet, /Nothing waiting for approval/);
+  const broken = liveFragment(withApprovals(NO_APPROVALS, {
+    ...NO_APPROVALS,
+    state: "unavailable",
+    error: {
+      code: "gateway_pairing_required",
+      message: `Not paired ${HOSTILE}.`,
+      hint: "On the gateway's machine run: openclaw devices approve abc",
+    },
+  }));
+  assert.doesNotMatch(broken, /<script>|<img/);
+  assert.match(
+    broken,
+    /data-instance="far"[\s\S]*?approvals-line"\s+data-error="gateway_pairing_required">approvals unavailable: gateway_pairing_required — Not paired &lt;script&gt;/,
+  );
+  assert.match(broken, /far: approvals unavailable: gateway_pairing_required/);
+  assert.match(broken, /openclaw devices approve abc/);
+  assert.match(broken, /Nothing waiting for approval/);
+});
+
+Deno.test("page: a running task waiting for an approval says so", () => {
+  const base = snapshot();
+  const html = liveFragment({
+    ...base,
+    tasks: {
+      ...base.tasks,
+      active: [task({
+        id: "waiting-task",
+        status: "running",
+        startedAt: 50_000,
+        waiting: [{ id: "a", kind: "exec", summary: `echo ${HOSTILE}` }],
+      })],
+    },
+  });
+  assert.match(
+    html,
+    /data-task="waiting-task" data-status="running"[\s\S]*?waiting for approval: <code>echo &lt;script&gt;/,
+  );
+});
+
+Deno.test("page: the approval buttons' CSRF token is in the page, not in the live part", () => {
+  const page = dashboardPage({ snapshot: snapshot(), approvalsCsrf: "answer-csrf" });
+  assert.match(page.html, /id="notice"[^>]*data-csrf="answer-csrf"/);
+  assert.doesNotMatch(liveFragment(snapshot()), /answer-csrf|data-csrf/);
+  assert.doesNotMatch(page.html, /<[^>]*\son[a-z]+=/i, "no inline event handlers");
 });
 
 Deno.test("page: one nonce per page for the style and the script; strict CSP; no caching", () => {

@@ -4,7 +4,10 @@
  * short previews, secrets kept out, one snapshot per second.
  */
 import assert from "node:assert/strict";
+import type { Approval } from "../../src/gateway/approvals.ts";
 import type { HealthReport } from "../../src/gateway/health.ts";
+import { BridgeError } from "../../src/errors.ts";
+import type { ApprovalsPort } from "../../src/operator/approval_reads.ts";
 import { ProbeCache } from "../../src/gateway/probe_cache.ts";
 import {
   MESSAGE_PREVIEW_CHARS,
@@ -24,7 +27,11 @@ function report(status: HealthReport["status"], latencyMs: number): HealthReport
   return { status, latencyMs, httpStatus: null, message: `said ${status}`, agents: ["main"] };
 }
 
-async function fixture(options: { probe?: () => Promise<HealthReport> } = {}) {
+const OFF = { state: "off", pending: [], total: 0, error: null, checkedAt: null };
+
+async function fixture(
+  options: { probe?: () => Promise<HealthReport>; approvals?: ApprovalsPort } = {},
+) {
   const kv = await Deno.openKv(":memory:");
   const clock = { t: 1_000_000 };
   let n = 0;
@@ -36,7 +43,13 @@ async function fixture(options: { probe?: () => Promise<HealthReport> } = {}) {
   let probes = 0;
   const gateways = [
     {
-      instance: { name: "up", url: "http://10.0.0.1:18789", isDefault: true, token: GATEWAY_TOKEN },
+      instance: {
+        name: "up",
+        url: "http://10.0.0.1:18789",
+        isDefault: true,
+        token: GATEWAY_TOKEN,
+        approvals: options.approvals,
+      },
       health: () => {
         probes++;
         return options.probe?.() ?? Promise.resolve(report("ok", 12));
@@ -96,6 +109,7 @@ Deno.test("snapshot: instances with health, latency and agents; tasks of every o
       message: "said ok",
       agents: ["main"],
       checkedAt: f.clock.t,
+      approvals: OFF,
     },
     {
       name: "down",
@@ -106,6 +120,7 @@ Deno.test("snapshot: instances with health, latency and agents; tasks of every o
       message: "said unreachable",
       agents: ["main"],
       checkedAt: f.clock.t,
+      approvals: OFF,
     },
   ]);
   const [queued, running] = snapshot.tasks.active;
@@ -191,4 +206,169 @@ Deno.test("snapshot: owners read without secrets", () => {
   assert.equal(ownerLabel("oauth:client"), "oauth:client");
   assert.equal(ownerLabel("anonymous"), "anonymous");
   assert.equal(ownerLabel(`oauth:${"c".repeat(100)}:f`).length, "oauth:".length + 60);
+});
+
+/** A gateway's approvals, as `GatewayApprovals` gives them; `fail` makes the next lists throw. */
+class FakeApprovals implements ApprovalsPort {
+  pending: Approval[] = [];
+  lists = 0;
+  fail: unknown = null;
+  gate: Promise<void> | null = null;
+  async list(): Promise<Approval[]> {
+    this.lists++;
+    if (this.gate) await this.gate;
+    if (this.fail) throw this.fail;
+    return [...this.pending];
+  }
+  resolve(): Promise<{ approval: Approval; decision: string }> {
+    return Promise.reject(new Error("not here"));
+  }
+}
+
+function pendingApproval(patch: Partial<Approval> = {}): Approval {
+  return {
+    id: "approval-1",
+    kind: "exec",
+    summary: `deploy --token ${GATEWAY_TOKEN}`,
+    sessionKey: "agent:main:mcp-1:chores",
+    agent: "main",
+    cwd: "/srv",
+    host: "gateway",
+    unavailable: ["allow-always"],
+    createdAt: 999_000,
+    expiresAt: 1_119_000,
+    ...patch,
+  };
+}
+
+Deno.test("snapshot: pending approvals, read once per period for every viewer; an answered one drops", async () => {
+  const gateway = new FakeApprovals();
+  gateway.pending = [pendingApproval()];
+  await using f = await fixture({ approvals: gateway });
+  const [one, two] = await Promise.all([f.source.take(), f.source.take()]);
+  assert.equal(one, two);
+  assert.equal(gateway.lists, 1);
+  assert.deepEqual(one.instances[0].approvals, {
+    state: "ok",
+    pending: [{
+      id: "approval-1",
+      kind: "exec",
+      summary: "deploy --token [hidden]",
+      sessionKey: "agent:main:mcp-1:chores",
+      agent: "main",
+      cwd: "/srv",
+      host: "gateway",
+      decisions: ["allow-once", "deny"],
+      requestedAt: 999_000,
+      expiresAt: 1_119_000,
+    }],
+    total: 1,
+    error: null,
+    checkedAt: f.clock.t,
+  });
+  assert.deepEqual(one.instances[1].approvals, OFF, "an instance without approvals is off");
+  // A page refreshing within the period reads the same answer.
+  f.source.refresh();
+  await f.source.take();
+  assert.equal(gateway.lists, 1, "one read per period, however the snapshot is asked");
+
+  // Answered elsewhere: the next period drops it.
+  gateway.pending = [];
+  f.clock.t += SNAPSHOT_TTL_MS;
+  const later = await f.source.take();
+  assert.equal(gateway.lists, 2);
+  assert.deepEqual(later.instances[0].approvals.pending, []);
+  assert.equal(later.instances[0].approvals.total, 0);
+});
+
+Deno.test("snapshot: at most 20 approvals per instance, the count says how many", async () => {
+  const gateway = new FakeApprovals();
+  gateway.pending = Array.from(
+    { length: 25 },
+    (_, n) => pendingApproval({ id: `a${n}`, summary: "x".repeat(5_000) }),
+  );
+  await using f = await fixture({ approvals: gateway });
+  const { approvals } = (await f.source.take()).instances[0];
+  assert.equal(approvals.pending.length, 20);
+  assert.equal(approvals.total, 25);
+  assert.equal(approvals.pending[0].id, "a0", "the oldest first");
+  assert.equal(approvals.pending[0].summary.length, 400);
+});
+
+Deno.test("snapshot: approvals that cannot be read show the coded error and are retried after a wait", async () => {
+  const gateway = new FakeApprovals();
+  gateway.fail = new BridgeError(
+    "gateway_pairing_required",
+    `The gateway has not paired this bridge (token ${GATEWAY_TOKEN}).`,
+    "On the gateway's machine run: openclaw devices approve dev-1",
+  );
+  await using f = await fixture({ approvals: gateway });
+  const first = (await f.source.take()).instances[0].approvals;
+  assert.equal(first.state, "unavailable");
+  assert.deepEqual(first.pending, []);
+  assert.deepEqual(first.error, {
+    code: "gateway_pairing_required",
+    message: "The gateway has not paired this bridge (token [hidden]).",
+    hint: "On the gateway's machine run: openclaw devices approve dev-1",
+  });
+  // Not asked again every second: 5 s, then 10 s...
+  f.clock.t += 4_000;
+  f.source.refresh();
+  await f.source.take();
+  assert.equal(gateway.lists, 1);
+  f.clock.t += 1_000;
+  f.source.refresh();
+  await f.source.take();
+  assert.equal(gateway.lists, 2);
+  f.clock.t += 9_000;
+  f.source.refresh();
+  await f.source.take();
+  assert.equal(gateway.lists, 2, "the wait doubles");
+
+  // Anything else is an internal error: a generic line, never a stack.
+  gateway.fail = new Error("boom at secret.ts:12");
+  f.clock.t += 1_000;
+  f.source.refresh();
+  const broken = (await f.source.take()).instances[0].approvals;
+  assert.equal(gateway.lists, 3);
+  assert.equal(broken.error?.code, "internal");
+  assert.doesNotMatch(JSON.stringify(broken), /boom|secret\.ts/);
+
+  // Back: read each period again.
+  gateway.fail = null;
+  gateway.pending = [pendingApproval()];
+  f.clock.t += 60_000;
+  f.source.refresh();
+  const back = (await f.source.take()).instances[0].approvals;
+  assert.equal(back.state, "ok");
+  assert.equal(back.total, 1);
+});
+
+Deno.test("snapshot: a slow approvals read does not hold the page up", async () => {
+  const gateway = new FakeApprovals();
+  let open: () => void = () => {};
+  gateway.gate = new Promise((resolve) => open = resolve);
+  gateway.pending = [pendingApproval()];
+  await using f = await fixture({ approvals: gateway });
+  const started = performance.now();
+  const first = (await f.source.take()).instances[0].approvals;
+  assert.ok(performance.now() - started < PROBE_WAIT_MS + 1_000);
+  assert.equal(first.state, "reading");
+  open();
+  await new Promise((r) => setTimeout(r, 10));
+  f.source.refresh();
+  const next = (await f.source.take()).instances[0].approvals;
+  assert.equal(next.state, "ok");
+  assert.equal(gateway.lists, 1);
+});
+
+Deno.test("snapshot: a running task says which approval it waits on", async () => {
+  await using f = await fixture();
+  await f.store.submit("anonymous", { message: "tidy", instance: "up" });
+  const claim = (await f.store.claim("r", 60_000))!;
+  await f.store.setWaiting(claim.task, [
+    pendingApproval({ expiresAt: null, summary: `rm ${GATEWAY_TOKEN}` }),
+  ]);
+  const [running] = (await f.source.take()).tasks.active;
+  assert.deepEqual(running.waiting, [{ id: "approval-1", kind: "exec", summary: "rm [hidden]" }]);
 });
