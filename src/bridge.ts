@@ -69,10 +69,12 @@ export function startBridge(
   const deviceIdentity = () => device ??= loadDeviceIdentity(kv);
   const gateways = new GatewayRegistry(config.instances, {
     onRequest: (record) => fed.metrics?.gatewayRequest(record),
-    approvals: config.approvals === "off" ? undefined : (instance) =>
-      new GatewayApprovals(instance, operatorOpener(instance, deviceIdentity), {
-        log: (event, fields) => log.warn(event, fields),
-      }),
+    approvals: config.approvals === "off"
+      ? undefined
+      : (instance) =>
+        new GatewayApprovals(instance, operatorOpener(instance, deviceIdentity), {
+          log: (event, fields) => log.warn(event, fields),
+        }),
   });
   const sessions = new SessionKeys({
     namespaced: namespaceSessions({

@@ -59,6 +59,20 @@ export type {
   SessionRow,
 } from "./gateway/recall.ts";
 export type { RecallAccess, RecallMode } from "./tools/recall.ts";
+export type { ApprovalAccess } from "./tools/approvals.ts";
+export {
+  type Approval,
+  type ApprovalKind,
+  type ApprovalListener,
+  type ApprovalsLog,
+  type ApprovalsTiming,
+  type Decision,
+  DECISIONS,
+  GatewayApprovals,
+  type SocketOpener,
+} from "./gateway/approvals.ts";
+export { GatewaySocket, type GatewaySocketOptions } from "./gateway/gateway_socket.ts";
+export type { DeviceIdentity } from "./gateway/device_identity.ts";
 export type { ChatReply, Usage } from "./gateway/reply.ts";
 export type { HealthReport, HealthStatus } from "./gateway/health.ts";
 export { GatewayRegistry } from "./gateway/registry.ts";

@@ -99,7 +99,9 @@ export class ApprovalDouble {
     socket.onerror = () => {};
     this.#ticker ??= setInterval(() => {
       for (const c of this.#clients) {
-        if (c.connected) frame(c.socket, { type: "event", event: "tick", payload: { ts: Date.now() } });
+        if (c.connected) {
+          frame(c.socket, { type: "event", event: "tick", payload: { ts: Date.now() } });
+        }
       }
     }, this.tickIntervalMs);
     return response;
@@ -213,7 +215,11 @@ export class ApprovalDouble {
         return;
       }
       const refusal = await this.#checkConnect(client, message.params ?? {});
-      this.connects.push({ params: message.params ?? {}, accepted: !refusal, reason: refusal?.message ?? null });
+      this.connects.push({
+        params: message.params ?? {},
+        accepted: !refusal,
+        reason: refusal?.message ?? null,
+      });
       if (refusal) {
         reply(false, refusal);
         client.socket.close(1008, refusal.message);
@@ -227,12 +233,21 @@ export class ApprovalDouble {
         protocol: 4,
         server: { version: "test", connId: crypto.randomUUID() },
         features: {
-          methods: ["exec.approval.list", "exec.approval.resolve", "plugin.approval.list", "plugin.approval.resolve"],
+          methods: [
+            "exec.approval.list",
+            "exec.approval.resolve",
+            "plugin.approval.list",
+            "plugin.approval.resolve",
+          ],
           events: ["exec.approval.requested", "exec.approval.resolved", "tick"],
         },
         snapshot: {},
         auth: { role: "operator", scopes: client.scopes },
-        policy: { maxPayload: 26214400, maxBufferedBytes: 52428800, tickIntervalMs: this.tickIntervalMs },
+        policy: {
+          maxPayload: 26214400,
+          maxBufferedBytes: 52428800,
+          tickIntervalMs: this.tickIntervalMs,
+        },
       });
       return;
     }
@@ -294,13 +309,25 @@ export class ApprovalDouble {
     const device = params.device as Record<string, unknown> | undefined;
     const clientInfo = params.client as Record<string, unknown> | undefined;
     if (!device || typeof device.publicKey !== "string" || typeof device.signature !== "string") {
-      return { code: "INVALID_REQUEST", message: "device identity required", details: { code: "DEVICE_IDENTITY_REQUIRED" } };
+      return {
+        code: "INVALID_REQUEST",
+        message: "device identity required",
+        details: { code: "DEVICE_IDENTITY_REQUIRED" },
+      };
     }
     if (device.nonce !== client.nonce) {
-      return { code: "INVALID_REQUEST", message: "device nonce mismatch", details: { code: "DEVICE_AUTH_NONCE_MISMATCH" } };
+      return {
+        code: "INVALID_REQUEST",
+        message: "device nonce mismatch",
+        details: { code: "DEVICE_AUTH_NONCE_MISMATCH" },
+      };
     }
     if (device.id !== await deviceIdOf(device.publicKey)) {
-      return { code: "INVALID_REQUEST", message: "device identity mismatch", details: { code: "DEVICE_AUTH_DEVICE_ID_MISMATCH" } };
+      return {
+        code: "INVALID_REQUEST",
+        message: "device identity mismatch",
+        details: { code: "DEVICE_AUTH_DEVICE_ID_MISMATCH" },
+      };
     }
     const payload = deviceAuthPayload({
       deviceId: String(device.id),
@@ -315,10 +342,18 @@ export class ApprovalDouble {
       deviceFamily: String(clientInfo?.deviceFamily ?? ""),
     });
     if (!await verifyDeviceSignature(device.publicKey, payload, device.signature)) {
-      return { code: "INVALID_REQUEST", message: "device signature invalid", details: { code: "DEVICE_AUTH_SIGNATURE_INVALID" } };
+      return {
+        code: "INVALID_REQUEST",
+        message: "device signature invalid",
+        details: { code: "DEVICE_AUTH_SIGNATURE_INVALID" },
+      };
     }
     if (this.pairing === "required" && !this.paired.has(String(device.id))) {
-      return { code: "NOT_PAIRED", message: "pairing required", details: { code: "PAIRING_REQUIRED" } };
+      return {
+        code: "NOT_PAIRED",
+        message: "pairing required",
+        details: { code: "PAIRING_REQUIRED" },
+      };
     }
     this.paired.add(String(device.id));
     return null;

@@ -153,7 +153,9 @@ export function sessionPart(key: string): string {
 export function approvalNotFound(instance: string, id: string): BridgeError {
   return new BridgeError(
     "approval_not_found",
-    `No pending approval "${cut(id, 80)}" on instance "${instance}": it was answered, expired, or never existed.`,
+    `No pending approval "${
+      cut(id, 80)
+    }" on instance "${instance}": it was answered, expired, or never existed.`,
     "List the pending ones with openclaw_approvals.",
   );
 }
@@ -168,7 +170,11 @@ export interface ApprovalsTiming {
   maxBackoffMs: number;
 }
 
-const DEFAULT_TIMING: ApprovalsTiming = { lingerMs: 30_000, backoffMs: 1_000, maxBackoffMs: 30_000 };
+const DEFAULT_TIMING: ApprovalsTiming = {
+  lingerMs: 30_000,
+  backoffMs: 1_000,
+  maxBackoffMs: 30_000,
+};
 
 /** A log sink for connection trouble (never given a secret). */
 export type ApprovalsLog = (event: string, fields: Record<string, unknown>) => void;
@@ -191,6 +197,8 @@ export class GatewayApprovals {
   #lastFailure: string | undefined;
 
   /**
+   * Serves `instance`; nothing connects until first use.
+   *
    * @param open makes an authenticated operator connection
    *   (see {@linkcode operatorOpener}).
    */
@@ -346,7 +354,10 @@ export class GatewayApprovals {
   async #fetchPending(socket: GatewaySocket, signal?: AbortSignal): Promise<Approval[]> {
     const lists = await Promise.all((["exec", "plugin"] as const).map(async (kind) => {
       try {
-        return parseApprovalList(kind, await socket.request(`${kind}.approval.list`, {}, { signal }));
+        return parseApprovalList(
+          kind,
+          await socket.request(`${kind}.approval.list`, {}, { signal }),
+        );
       } catch (error) {
         // A gateway without plugins may not know plugin.approval.list.
         if (kind === "plugin" && error instanceof GatewayRpcError) return [];

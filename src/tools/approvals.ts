@@ -14,8 +14,8 @@ import { z } from "zod";
 import { BridgeError } from "../errors.ts";
 import {
   type Approval,
-  DECISIONS,
   type Decision,
+  DECISIONS,
   type GatewayApprovals,
 } from "../gateway/approvals.ts";
 import type { GatewayClient } from "../gateway/client.ts";

@@ -35,7 +35,9 @@ export function progressTail(text: string, max = PROGRESS_TAIL_CHARS): string {
 
 /** The progress message sent when the conversation raises an approval. */
 export function approvalNotice(instance: string, approval: Approval): string {
-  const what = approval.kind === "exec" ? `to run: ${approval.summary}` : `for: ${approval.summary}`;
+  const what = approval.kind === "exec"
+    ? `to run: ${approval.summary}`
+    : `for: ${approval.summary}`;
   return `Waiting for approval ${approval.id} on instance "${instance}" ${what}. The owner can answer it with openclaw_approval_respond or on the operator page.`;
 }
 
@@ -112,7 +114,9 @@ export function chatTool(
       const unwatch = sessionKey && client.approvals?.watch(sessionKey, {
         requested: (approval) => notify(approvalNotice(client.instance.name, approval)),
         resolved: (id, decision) =>
-          notify(`Approval ${id} was answered${decision ? `: ${decision}` : ""}; the agent goes on.`),
+          notify(
+            `Approval ${id} was answered${decision ? `: ${decision}` : ""}; the agent goes on.`,
+          ),
       });
       try {
         const result = await client.chat({

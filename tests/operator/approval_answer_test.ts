@@ -46,7 +46,7 @@ class Gateway implements ApprovalsPort {
   }
 }
 
-async function setup() {
+function setup() {
   const gateway = new Gateway();
   const reads = new ApprovalReads({ timing: { ttlMs: 60_000 } });
   let answered = 0;
@@ -80,7 +80,7 @@ async function setup() {
 }
 
 Deno.test("approval answer: someone answered first: the decision that stands, accepted false", async () => {
-  const s = await setup();
+  const s = setup();
   s.gateway.stands = "deny";
   const got = await s.post({ instance: "default", id: "a", decision: "allow-once" });
   assert.equal(got.status, 200);
@@ -91,7 +91,7 @@ Deno.test("approval answer: someone answered first: the decision that stands, ac
 });
 
 Deno.test("approval answer: a gateway's coded error is passed on; anything else is internal", async () => {
-  const s = await setup();
+  const s = setup();
   assert.deepEqual(await s.shown(), ["a", "b"]);
   s.gateway.failure = new BridgeError(
     "gateway_unreachable",
