@@ -15,7 +15,8 @@
  *
  * Options: `--quick` (small counts), `--latency-ms N` (gateway delay),
  * `--no-stream`, `--no-real` (skip the real OpenClaw gateway row),
- * `--claims-only` (only the claim fairness rows).
+ * `--claims-only` (only the claim fairness rows), `--memory-only` (only the
+ * RSS/heap rows; prints, does not write the results file).
  * Prints a table; writes `bench/results/latest.json`.
  *
  * @module
@@ -50,6 +51,7 @@ const { values: flags } = parseArgs({
     "no-stream": { type: "boolean" },
     "no-real": { type: "boolean" },
     "claims-only": { type: "boolean" },
+    "memory-only": { type: "boolean" },
   },
 });
 const QUICK = !!flags.quick;
@@ -58,6 +60,8 @@ const STORE_N = QUICK ? 2_000 : 10_000;
 const SESSIONS = QUICK ? 300 : 2_000;
 const GATEWAY_DELAY = Number(flags["latency-ms"] ?? 0);
 const ACCEPT = "application/json, text/event-stream";
+/** `main.ts` plus a SIGUSR2 trigger that forces GC and reports memory (bench only). */
+const GC_MAIN = new URL("./gc_main.ts", import.meta.url).pathname;
 
 /** One figure for up to three targets. */
 interface Row {
@@ -467,9 +471,63 @@ async function startupFigures(gateway: TestGateway, old: OldServer | null) {
   });
 }
 
+/** Memory of a process: RSS as is, then RSS and live JS heap after a forced GC (ours only). */
+interface MemoryReading {
+  rss: number;
+  gcRss?: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  external?: number;
+}
+
+/**
+ * Asks `bench/gc_main.ts` (SIGUSR2) to collect garbage and report
+ * `Deno.memoryUsage()` on stderr; resolves with that line (bytes).
+ */
+async function benchMemory(
+  server: { child: Deno.ChildProcess; stderr(): string },
+): Promise<Omit<MemoryReading, "rss">> {
+  const count = () => server.stderr().split('"event":"bench_memory"').length;
+  const before = count();
+  server.child.kill("SIGUSR2");
+  const deadline = performance.now() + 5_000;
+  while (count() === before) {
+    if (performance.now() > deadline) throw new Error("no bench_memory line from the server");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const lines = server.stderr().split("\n").filter((l) => l.includes('"event":"bench_memory"'));
+  const usage = JSON.parse(lines.at(-1)!);
+  if (!usage.gc) throw new Error("bench/gc_main.ts runs without --v8-flags=--expose-gc");
+  return {
+    gcRss: usage.rss,
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+  };
+}
+
+/**
+ * Longest the memory rows watch RSS after the sessions expired, in seconds:
+ * V8's memory reducer shrinks an idle heap some 10-25 s after the load
+ * stops. The watch ends sooner once our RSS has given back half of what it
+ * gained and held still for 3 s.
+ */
+const SETTLE_MAX_S = 40;
+
+/**
+ * RSS of our server and the Node one, idle, after SESSIONS abandoned
+ * sessions (initialize, never used again), right after those expired, after
+ * up to SETTLE_MAX_S s more of idleness, and after a second round; ours also after a
+ * forced GC, with the live JS heap, so a leak (live heap up) can be told
+ * from memory V8 or the allocator keeps (RSS up, live heap back). RSS is
+ * read before the forced GC at each stage, and none is forced between the
+ * expiry and the end of the settling window, so the RSS rows are what an
+ * unprompted process holds.
+ */
 async function memoryFigures(gateway: TestGateway, old: OldServer | null) {
   const idleMs = 4_000;
   const b = await startHttp({
+    run: ["run", "-A", "--quiet", "--v8-flags=--expose-gc", GC_MAIN],
     args: ["--debug"],
     env: {
       OPENCLAW_URL: gateway.url,
@@ -481,7 +539,7 @@ async function memoryFigures(gateway: TestGateway, old: OldServer | null) {
   });
   const c = old ? await startOldHttp(old, gateway.url) : null;
   await new Promise((r) => setTimeout(r, 500));
-  const idle = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  const rss = () => ({ b: rssKiB(b.child.pid) * 1024, c: c ? rssKiB(c.pid) * 1024 : undefined });
   const expire = async () => {
     const deadline = performance.now() + idleMs * 4;
     while (performance.now() < deadline) {
@@ -491,38 +549,90 @@ async function memoryFigures(gateway: TestGateway, old: OldServer | null) {
     }
     await new Promise((r) => setTimeout(r, 500));
   };
+  /**
+   * Watches RSS each second (see SETTLE_MAX_S); returns the last reading,
+   * how long the watch took, and when each server fell within 20 % of idle.
+   */
+  const settle = async (idle: { b: number; c?: number }) => {
+    const within: { b?: number; c?: number } = {};
+    const t = performance.now();
+    const start = rss();
+    const seen = [start.b];
+    let last = start;
+    while (performance.now() - t < SETTLE_MAX_S * 1000) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      last = rss();
+      seen.push(last.b);
+      const s = (performance.now() - t) / 1000;
+      if (within.b === undefined && last.b <= idle.b * 1.2) within.b = s;
+      if (c && within.c === undefined && last.c! <= idle.c! * 1.2) within.c = s;
+      const recent = seen.slice(-4);
+      const gaveBack = start.b - last.b >= (start.b - idle.b) / 2;
+      if (gaveBack && Math.max(...recent) - Math.min(...recent) < 2 ** 20) break;
+    }
+    return { ...last, within, seconds: (performance.now() - t) / 1000 };
+  };
+  const idle = rss();
+  const idleGc = await benchMemory(b);
   await openAbandonedSessions(b.url, SESSIONS);
   if (c) await openAbandonedSessions(c.url, SESSIONS);
-  const after = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  const after = rss();
+  const afterGc = await benchMemory(b);
   await expire();
-  const expired = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
+  const expired = rss();
+  const settled = await settle(idle);
+  const settledGc = await benchMemory(b);
   // A second round: a leak would add as much again; V8 reuses the freed heap instead.
   await openAbandonedSessions(b.url, SESSIONS);
   if (c) await openAbandonedSessions(c.url, SESSIONS);
   await expire();
-  const second = { b: rssKiB(b.child.pid), c: c ? rssKiB(c.pid) : undefined };
-  const mib = (k?: number) => k === undefined ? undefined : k / 1024;
-  rows.push({ figure: "RSS idle", unit: "MiB", b: mib(idle.b)!, c: mib(idle.c) });
-  rows.push({
-    figure: `RSS after ${SESSIONS} abandoned sessions`,
-    unit: "MiB",
-    b: mib(after.b)!,
-    c: mib(after.c),
-  });
-  rows.push({
-    figure: `RSS after the sessions expired (ours: idle ${idleMs / 1000} s; old: same wait)`,
-    unit: "MiB",
-    b: mib(expired.b)!,
-    c: mib(expired.c),
-  });
-  rows.push({
-    figure: `RSS after a second round of ${SESSIONS} sessions and expiry (flat = no leak)`,
-    unit: "MiB",
-    b: mib(second.b)!,
-    c: mib(second.c),
-  });
+  const second = await settle(idle);
+  const secondGc = await benchMemory(b);
   await b.stop();
   await c?.stop();
+  const mib = (bytes?: number) => bytes === undefined ? undefined : bytes / 2 ** 20;
+  const pct = (x: number, y: number) => `${x >= y ? "+" : ""}${((x / y - 1) * 100).toFixed(0)} %`;
+  const when = (s?: number) => s === undefined ? "not" : `after ${s.toFixed(0)} s`;
+  const stages: [string, { b: number; c?: number }][] = [
+    ["idle", idle],
+    [`after ${SESSIONS} abandoned sessions`, after],
+    [`right after they expired (ours: idle ${idleMs / 1000} s; old: same wait)`, expired],
+    [
+      `${
+        settled.seconds.toFixed(0)
+      } s later, no request (V8 shrinks an idle heap; Node: same wait)`,
+      settled,
+    ],
+    [`after a second round of ${SESSIONS}, expiry and ${second.seconds.toFixed(0)} s`, second],
+  ];
+  for (const [stage, r] of stages) {
+    rows.push({ figure: `RSS ${stage}`, unit: "MiB", b: mib(r.b)!, c: mib(r.c) });
+  }
+  const gcStages: [string, Omit<MemoryReading, "rss">][] = [
+    ["idle", idleGc],
+    [`${SESSIONS} sessions open`, afterGc],
+    [`expired + ${settled.seconds.toFixed(0)} s`, settledGc],
+    ["second round, expired (flat = no leak)", secondGc],
+  ];
+  for (const [stage, r] of gcStages) {
+    rows.push({
+      figure: `live JS heap after forced GC, ${stage} (ours)`,
+      unit: "MiB",
+      b: mib(r.heapUsed)!,
+      note: `heap committed ${mib(r.heapTotal)!.toFixed(1)} MiB, RSS then ${
+        mib(r.gcRss)!.toFixed(1)
+      } MiB`,
+    });
+  }
+  notes.push(
+    `RSS after ${SESSIONS} abandoned sessions expired, over idle (goal <= +20 %): ours ${
+      pct(expired.b, idle.b)
+    } at once, ${pct(settled.b, idle.b)} ${settled.seconds.toFixed(0)} s later (within 20 % ${
+      when(settled.within.b)
+    }), live JS heap ${pct(settledGc.heapUsed!, idleGc.heapUsed!)}${
+      c ? `; Node 1.7.0 ${pct(expired.c!, idle.c!)} at once, ${pct(settled.c!, idle.c!)} then` : ""
+    }`,
+  );
 }
 
 async function makespan(): Promise<void> {
@@ -803,15 +913,18 @@ const gateway = await TestGateway.start();
 if (GATEWAY_DELAY) gateway.fault = { kind: "delay", ms: GATEWAY_DELAY };
 if (flags["no-stream"]) gateway.fault = { kind: "json" };
 const old = await installOld();
-await transportFigures(gateway, old);
-await startupFigures(gateway, old);
+const only = !!flags["memory-only"];
+if (!only) await transportFigures(gateway, old);
+if (!only) await startupFigures(gateway, old);
 await memoryFigures(gateway, old);
 await gateway.close();
-await makespan();
-await storeFigures();
-await claimFairness();
-await sessionLeakFigures();
-if (!flags["no-real"]) await realGateway();
+if (!only) {
+  await makespan();
+  await storeFigures();
+  await claimFairness();
+  await sessionLeakFigures();
+  if (!flags["no-real"]) await realGateway();
+}
 
 const machine =
   `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
@@ -851,6 +964,7 @@ for (const r of eraRows) {
   );
 }
 for (const note of notes) console.log(`note: ${note}`);
+if (only) Deno.exit(0);
 await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
 await Deno.writeTextFile(
   new URL("./results/latest.json", import.meta.url),

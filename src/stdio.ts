@@ -57,7 +57,7 @@ export class StdioTransport implements Transport {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #encoder = new TextEncoder();
   #closed = false;
-  #reader?: ReadableStreamDefaultReader<string>;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #unanswered = new Set<string | number>();
   #drained?: () => void;
 
@@ -72,7 +72,7 @@ export class StdioTransport implements Transport {
 
   /** Starts reading; resolves at once, input is read in the background. */
   start(): Promise<void> {
-    this.#reader = this.#input.pipeThrough(new TextDecoderStream()).getReader();
+    this.#reader = this.#input.getReader();
     this.#readLoop().catch((error) => this.onerror?.(error as Error));
     return Promise.resolve();
   }
@@ -80,11 +80,14 @@ export class StdioTransport implements Transport {
   async #readLoop(): Promise<void> {
     let buffer = "";
     let discarding = false;
+    // Decoding here rather than through a TextDecoderStream saves a stream
+    // hop (a pipe, a queue, promise turns) per chunk read.
+    const decoder = new TextDecoder();
     try {
       while (true) {
         const { done, value } = await this.#reader!.read();
         if (done) break;
-        buffer += value;
+        buffer += decoder.decode(value, { stream: true });
         let newline: number;
         while ((newline = buffer.indexOf("\n")) !== -1) {
           const line = buffer.slice(0, newline).replace(/\r$/, "");

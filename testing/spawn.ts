@@ -144,11 +144,25 @@ export interface HttpServerProcess {
 /**
  * Starts `main.ts --transport http` on a free loopback port and waits until it
  * listens. With `fileLimit`, it runs under `ulimit -n fileLimit` in a shell.
+ * `run` replaces {@linkcode DENO_RUN} (`deno` flags and entry point), e.g.
+ * for the bench's `bench/gc_main.ts`.
  */
 export async function startHttp(
-  options: { args?: string[]; env?: Record<string, string>; fileLimit?: number } = {},
+  options: {
+    args?: string[];
+    env?: Record<string, string>;
+    fileLimit?: number;
+    run?: string[];
+  } = {},
 ): Promise<HttpServerProcess> {
-  const args = [...DENO_RUN, "--transport", "http", "--port", "0", ...(options.args ?? [])];
+  const args = [
+    ...(options.run ?? DENO_RUN),
+    "--transport",
+    "http",
+    "--port",
+    "0",
+    ...(options.args ?? []),
+  ];
   const limited = options.fileLimit !== undefined;
   const child = new Deno.Command(limited ? "sh" : Deno.execPath(), {
     args: limited

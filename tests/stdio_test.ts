@@ -38,6 +38,7 @@ function pipe() {
     received,
     lines,
     write: (s: string) => input.enqueue(encoder.encode(s)),
+    writeBytes: (b: Uint8Array) => input.enqueue(b),
     end: () => input.close(),
     /** Resolves once `n` lines were written. */
     async outputLines(n: number) {
@@ -59,6 +60,18 @@ Deno.test("stdio: one message per line, across chunk boundaries, CRLF and blank 
     { jsonrpc: "2.0", id: 1, method: "ping" },
     { jsonrpc: "2.0", method: "notifications/initialized" },
   ]);
+  await p.transport.close();
+});
+
+Deno.test("stdio: a UTF-8 character split across chunks arrives whole", async () => {
+  const p = pipe();
+  await p.transport.start();
+  const bytes = encoder.encode('{"jsonrpc":"2.0","id":"é€😀","method":"ping"}\n');
+  const cut = bytes.indexOf(0xe2) + 1; // inside the three bytes of €
+  p.writeBytes(bytes.subarray(0, cut));
+  p.writeBytes(bytes.subarray(cut));
+  await tick();
+  assert.deepEqual(p.received, [{ jsonrpc: "2.0", id: "é€😀", method: "ping" }]);
   await p.transport.close();
 });
 
