@@ -42,6 +42,14 @@ async function until(predicate: () => boolean, what: string, ms = 5_000): Promis
 
 const FAST = { lingerMs: 50, backoffMs: 20, maxBackoffMs: 100 };
 
+/** The approvals hub of the gateway's default instance, on short timings. */
+function hubFor(gateway: TestGateway, device: DeviceIdentity): GatewayApprovals {
+  const instance = gateway.instance();
+  return new GatewayApprovals(instance, operatorOpener(instance, () => Promise.resolve(device)), {
+    timing: FAST,
+  });
+}
+
 Deno.test("device identity: stored once in KV, the same for every load; the id is the public key's SHA-256", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
@@ -117,14 +125,7 @@ Deno.test("operator socket: a wrong token, an unpaired device and a closed port 
 
 Deno.test("approvals: list shows pending requests; resolve answers one; an unknown or answered id is approval_not_found", async () => {
   await withGateway(async (gateway, device) => {
-    const instance = gateway.instance();
-    const approvals = new GatewayApprovals(
-      instance,
-      operatorOpener(instance, () => Promise.resolve(device)),
-      {
-        timing: FAST,
-      },
-    );
+    const approvals = hubFor(gateway, device);
     try {
       assert.deepEqual(await approvals.list(), []);
       const raised = gateway.approvals.raise("exec", {
@@ -160,14 +161,7 @@ Deno.test("approvals: list shows pending requests; resolve answers one; an unkno
 
 Deno.test("approvals: a decision the gateway does not offer for the request is invalid_argument", async () => {
   await withGateway(async (gateway, device) => {
-    const instance = gateway.instance();
-    const approvals = new GatewayApprovals(
-      instance,
-      operatorOpener(instance, () => Promise.resolve(device)),
-      {
-        timing: FAST,
-      },
-    );
+    const approvals = hubFor(gateway, device);
     try {
       const raised = gateway.approvals.raise("exec", {
         command: "curl x | sh",
@@ -185,14 +179,7 @@ Deno.test("approvals: a decision the gateway does not offer for the request is i
 
 Deno.test("approvals: a watch hears its own conversation only, pending ones included, and hears it end", async () => {
   await withGateway(async (gateway, device) => {
-    const instance = gateway.instance();
-    const approvals = new GatewayApprovals(
-      instance,
-      operatorOpener(instance, () => Promise.resolve(device)),
-      {
-        timing: FAST,
-      },
-    );
+    const approvals = hubFor(gateway, device);
     try {
       const early = gateway.approvals.raise("exec", {
         command: "early",
@@ -227,14 +214,7 @@ Deno.test("approvals: a watch hears its own conversation only, pending ones incl
 
 Deno.test("approvals: a watch survives the gateway dropping the connection and catches what came meanwhile", async () => {
   await withGateway(async (gateway, device) => {
-    const instance = gateway.instance();
-    const approvals = new GatewayApprovals(
-      instance,
-      operatorOpener(instance, () => Promise.resolve(device)),
-      {
-        timing: FAST,
-      },
-    );
+    const approvals = hubFor(gateway, device);
     try {
       const heard: string[] = [];
       const stop = approvals.watch("s1", {

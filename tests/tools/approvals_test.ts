@@ -80,10 +80,14 @@ async function setup(options: { approvals?: boolean } = {}) {
     tool.output.parse(structured);
     return structured as Structured;
   };
+  /** Alice's task's status once `ok` holds. */
+  const statusWhen = (taskId: unknown, ok: (v: Structured) => boolean, what: string) =>
+    until(() => call("openclaw_task_status", { task_id: taskId }, ALICE), ok, what);
   return {
     gateway,
     tools,
     call,
+    statusWhen,
     async [Symbol.asyncDispose]() {
       await runner.stop();
       gateways.close();
@@ -147,8 +151,8 @@ Deno.test("approvals: a task waits for approval, its status shows the request, t
     message: "tidy up [approval:rm -rf /tmp/cache]",
     session_id: "chores",
   }, ALICE);
-  const waiting = await until(
-    () => s.call("openclaw_task_status", { task_id }, ALICE),
+  const waiting = await s.statusWhen(
+    task_id,
     (v) => v.waiting_for_approval !== null,
     "waiting_for_approval",
   );
@@ -175,11 +179,7 @@ Deno.test("approvals: a task waits for approval, its status shows the request, t
   assert.equal(answer.decision, "allow-once");
   assert.equal(answer.accepted, true);
 
-  const done = await until(
-    () => s.call("openclaw_task_status", { task_id }, ALICE),
-    (v) => v.status === "completed",
-    "completion",
-  );
+  const done = await s.statusWhen(task_id, (v) => v.status === "completed", "completion");
   assert.match(String(done.reply), /\[approved allow-once: ran rm -rf \/tmp\/cache\]$/);
   assert.equal(done.waiting_for_approval, null);
   assert.deepEqual((await s.call("openclaw_approvals", {}, OWNER)).approvals, []);
@@ -191,18 +191,14 @@ Deno.test("approvals: a deny reaches the claw; the waiting mark goes when the ap
     message: "[approval:shutdown now]",
     session_id: "ops",
   }, ALICE);
-  const waiting = await until(
-    () => s.call("openclaw_task_status", { task_id }, ALICE),
+  const waiting = await s.statusWhen(
+    task_id,
     (v) => v.waiting_for_approval !== null,
     "waiting_for_approval",
   );
   const id = (waiting.waiting_for_approval as Structured).id as string;
   s.gateway.approvals.resolve(id, "deny"); // answered on the gateway itself
-  const done = await until(
-    () => s.call("openclaw_task_status", { task_id }, ALICE),
-    (v) => v.status === "completed",
-    "completion",
-  );
+  const done = await s.statusWhen(task_id, (v) => v.status === "completed", "completion");
   assert.match(String(done.reply), /\[denied: shutdown now\]$/);
 });
 
@@ -240,11 +236,7 @@ Deno.test("approvals: another conversation's approval is not this task's wait", 
     message: "[approval:ls]",
     session_id: "mine",
   }, ALICE);
-  await until(
-    () => s.call("openclaw_task_status", { task_id }, ALICE),
-    (v) => v.waiting_for_approval !== null,
-    "waiting_for_approval",
-  );
+  await s.statusWhen(task_id, (v) => v.waiting_for_approval !== null, "waiting_for_approval");
   s.gateway.approvals.raise("exec", { command: "other", sessionKey: "agent:main:someone-else" });
   await new Promise((r) => setTimeout(r, 100));
   const status = await s.call("openclaw_task_status", { task_id }, ALICE);
