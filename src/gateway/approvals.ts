@@ -327,10 +327,12 @@ export class GatewayApprovals {
   /** The open connection, or a new one (shared by concurrent callers). */
   #connect(signal?: AbortSignal): Promise<GatewaySocket> {
     const current = this.#socket;
-    if (current) {
-      return current.then((s) => s.open ? s : this.#fresh(signal), () => this.#fresh(signal));
-    }
-    return this.#fresh(signal);
+    if (!current) return this.#fresh(signal);
+    // Every caller that finds this one gone shares a single replacement:
+    // one each would leave all but the last open behind the hub's back.
+    const replace = () =>
+      this.#socket !== undefined && this.#socket !== current ? this.#socket : this.#fresh(signal);
+    return current.then((s) => s.open ? s : replace(), replace);
   }
 
   #fresh(signal?: AbortSignal): Promise<GatewaySocket> {
@@ -365,10 +367,12 @@ export class GatewayApprovals {
       }
     }));
     const all = lists.flat().sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
-    for (const approval of all) this.#known.set(approval.id, approval);
+    const ids = new Set(all.map((a) => a.id));
     for (const id of [...this.#known.keys()]) {
-      if (!all.some((a) => a.id === id)) this.#known.delete(id);
+      if (!ids.has(id)) this.#known.delete(id);
     }
+    for (const approval of all) this.#known.set(approval.id, approval);
+    this.#forgetExpired();
     return all;
   }
 
@@ -424,7 +428,11 @@ export class GatewayApprovals {
       if (approval.expiresAt !== null && approval.expiresAt < now) this.#known.delete(id);
     }
     // A gateway that never says "resolved" cannot grow this without bound.
-    while (this.#known.size > MAX_KNOWN) this.#known.delete(this.#known.keys().next().value!);
+    let excess = this.#known.size - MAX_KNOWN;
+    for (const id of this.#known.keys()) {
+      if (excess-- <= 0) break;
+      this.#known.delete(id);
+    }
   }
 
   #tell(listener: ApprovalListener, approval: Approval): void {
@@ -436,15 +444,18 @@ export class GatewayApprovals {
   /** While watched, a lost connection comes back and the pending list is re-read. */
   #connectForWatchers(): void {
     if (this.#closed || this.#watchers.size === 0 || this.#reconnect !== undefined) return;
-    const before = new Set(this.#known.keys());
+    const before = new Map(this.#known);
     this.#connect().then(async (socket) => {
       const pending = await this.#fetchPending(socket);
       this.#backoff = this.#timing.backoffMs;
       this.#lastFailure = undefined;
-      // Answered while we were away: tell the watchers it is over.
-      for (const id of before) {
-        if (!pending.some((a) => a.id === id)) {
-          for (const listener of this.#watchers.keys()) listener.resolved(id, null);
+      // Answered while we were away: tell its conversation's watchers it is over.
+      const still = new Set(pending.map((a) => a.id));
+      for (const [id, gone] of before) {
+        if (still.has(id) || !gone.sessionKey) continue;
+        const key = sessionPart(gone.sessionKey);
+        for (const [listener, watched] of this.#watchers) {
+          if (watched === key) listener.resolved(id, null);
         }
       }
       for (const approval of pending) {

@@ -18,6 +18,7 @@ import {
   loadDeviceIdentity,
 } from "../../src/gateway/device_identity.ts";
 import { GatewaySocket } from "../../src/gateway/gateway_socket.ts";
+import { BridgeError } from "../../src/errors.ts";
 import { TestGateway } from "../../testing/test_gateway.ts";
 import { codeOf } from "../helpers/error_code.ts";
 
@@ -232,6 +233,121 @@ Deno.test("approvals: a watch survives the gateway dropping the connection and c
       approvals.close();
     }
   });
+});
+
+Deno.test("approvals: callers that shared a failed connection attempt make one new connection, not one each", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const real = operatorOpener(instance, () => Promise.resolve(device));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    let opens = 0;
+    const approvals = new GatewayApprovals(instance, async (signal) => {
+      if (++opens > 1) return await real(signal);
+      await gate;
+      throw new BridgeError("gateway_unreachable", "down for a moment", "");
+    }, { timing: FAST });
+    try {
+      const first = approvals.list();
+      const others = [approvals.list(), approvals.list(), approvals.list()];
+      release();
+      assert.equal(await codeOf(first), "gateway_unreachable");
+      for (const listed of await Promise.all(others)) assert.deepEqual(listed, []);
+      assert.equal(opens, 2, "one new connection for the three that waited");
+    } finally {
+      approvals.close();
+    }
+    // Nothing is left open behind the hub's back.
+    await until(() => gateway.approvals.connections === 0, "every connection closed");
+  });
+});
+
+Deno.test("approvals: after a reconnect a watch hears only its own conversation's approvals end", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      { timing: FAST },
+    );
+    try {
+      const heard: string[] = [];
+      const ended: string[] = [];
+      const stop = approvals.watch("s1", {
+        requested: (a) => heard.push(a.summary),
+        resolved: (id) => ended.push(id),
+      });
+      await until(() => gateway.approvals.connections === 1, "the first connection");
+      const mine = gateway.approvals.raise("exec", {
+        command: "mine",
+        sessionKey: "agent:main:s1",
+      });
+      const theirs = gateway.approvals.raise("exec", {
+        command: "theirs",
+        sessionKey: "agent:main:s2",
+      });
+      await until(() => heard.includes("mine"), "my approval");
+      gateway.approvals.dropAll();
+      await until(() => gateway.approvals.connections === 0, "the drop");
+      gateway.approvals.resolve(theirs.id, "deny");
+      gateway.approvals.resolve(mine.id, "deny");
+      gateway.approvals.raise("exec", { command: "after", sessionKey: "agent:main:s1" });
+      await until(() => heard.includes("after"), "the approval raised while away", 10_000);
+      assert.deepEqual(ended, [mine.id], "another conversation's approval is not told");
+      stop();
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
+Deno.test("approvals: a gateway listing a flood of pending requests is read in linear time", async () => {
+  // 200,000 rows (about 4 MB): a quadratic bookkeeping pass would hold the
+  // event loop for minutes.
+  const rows = Array.from({ length: 200_000 }, (_, i) => ({ id: `a${i}` }));
+  const listed = JSON.stringify(rows);
+  const gateway = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = () =>
+      socket.send(JSON.stringify({
+        type: "event",
+        event: "connect.challenge",
+        payload: { nonce: "n", ts: Date.now() },
+      }));
+    socket.onmessage = (event) => {
+      const req = JSON.parse(String(event.data));
+      const payload = req.method === "connect"
+        ? { type: "hello-ok", protocol: 4 }
+        : req.method === "exec.approval.list"
+        ? null
+        : [];
+      if (payload === null) {
+        socket.send(`{"type":"res","id":${JSON.stringify(req.id)},"ok":true,"payload":${listed}}`);
+      } else socket.send(JSON.stringify({ type: "res", id: req.id, ok: true, payload }));
+    };
+    return response;
+  });
+  const instance = {
+    name: "flood",
+    url: `http://127.0.0.1:${gateway.addr.port}`,
+    token: "t",
+    timeoutMs: 10_000,
+  } as ReturnType<TestGateway["instance"]>;
+  const device = await ephemeralDeviceIdentity();
+  const approvals = new GatewayApprovals(
+    instance,
+    operatorOpener(instance, () => Promise.resolve(device)),
+    { timing: FAST },
+  );
+  try {
+    const first = await approvals.list();
+    assert.equal(first.length, rows.length);
+    const again = await approvals.list();
+    assert.equal(again.at(-1)?.id, "a199999");
+  } finally {
+    approvals.close();
+    await gateway.shutdown();
+  }
 });
 
 Deno.test("approvals: parseApproval reads exec and plugin requests, cuts long commands, refuses junk", () => {
