@@ -125,6 +125,9 @@ export {
 /** A waiting mark outlives its runner by at most this (the gateway's own approval timeout is shorter). */
 export const WAITING_TTL_MS = 60 * 60 * 1000;
 
+/** Most approvals a waiting mark keeps (the oldest; it stays one small KV value). */
+export const MAX_WAITING = 10;
+
 /** Store settings and effects. */
 export interface TaskStoreOptions {
   /** Clock, epoch ms. Default `Date.now`. */
@@ -300,13 +303,20 @@ export class TaskStore {
    * leaves nothing behind for long.
    */
   async setWaiting(task: TaskRecord, approvals: Approval[]): Promise<void> {
-    if (approvals.length === 0) {
-      await this.kv.delete(waitingKey(task.id));
-      return;
+    const key = waitingKey(task.id);
+    for (let tries = 0; tries < 3; tries++) {
+      const found = await this.kv.get<{ attempt: number }>(key);
+      // A later attempt's mark: this runner lost its lease and must not touch it.
+      if (found.value && found.value.attempt > task.attempt) return;
+      const op = this.kv.atomic().check(found);
+      if (approvals.length === 0) op.delete(key);
+      else {
+        op.set(key, { attempt: task.attempt, approvals: approvals.slice(0, MAX_WAITING) }, {
+          expireIn: WAITING_TTL_MS,
+        });
+      }
+      if ((await op.commit()).ok) return;
     }
-    await this.kv.set(waitingKey(task.id), { attempt: task.attempt, approvals }, {
-      expireIn: WAITING_TTL_MS,
-    });
   }
 
   /** The approvals a running task waits on (none for any other status or attempt). */

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { BridgeError } from "../../src/errors.ts";
+import type { Approval } from "../../src/gateway/approvals.ts";
 import {
   CHUNK_CHARS,
   MAX_ATTEMPTS,
+  MAX_WAITING,
   type TaskRecord,
   TaskStore,
   type TaskStoreOptions,
@@ -220,6 +222,51 @@ Deno.test("store: an expired lease returns the task once, then fails it as inter
   assert.equal(failed.status, "failed");
   assert.equal(failed.error?.code, "interrupted");
   assert.equal(await f.store.claim("r3", 1_000), null);
+});
+
+function approval(id: string, summary = "ls"): Approval {
+  return {
+    id,
+    kind: "exec",
+    summary,
+    sessionKey: "agent:main:s",
+    agent: null,
+    cwd: null,
+    host: null,
+    unavailable: [],
+    createdAt: null,
+    expiresAt: null,
+  };
+}
+
+Deno.test("store: a runner that lost its lease neither clears nor overwrites the next attempt's waiting mark", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const stalled = (await f.store.claim("stalled", 1_000))!;
+  f.clock.now += 1_001;
+  assert.equal(await f.store.recoverExpired(), 1);
+  const next = (await f.store.claim("r2", 1_000))!;
+  assert.equal(next.task.attempt, 2);
+  const ids = async () => (await f.store.waiting(next.task)).map((a) => a.id);
+  await f.store.setWaiting(next.task, [approval("new")]);
+  // The stalled runner still watches the same conversation, then stops.
+  await f.store.setWaiting(stalled.task, [approval("new"), approval("old")]);
+  assert.deepEqual(await ids(), ["new"]);
+  await f.store.setWaiting(stalled.task, []);
+  assert.deepEqual(await ids(), ["new"]);
+  await f.store.setWaiting(next.task, []);
+  assert.deepEqual(await ids(), []);
+});
+
+Deno.test("store: a waiting mark keeps the oldest approvals only, however many the gateway raises", async () => {
+  await using f = await fixture();
+  await f.store.submit("a", { message: "x", instance: "i" });
+  const claim = (await f.store.claim("r", 1_000))!;
+  // 200 long commands would be far over KV's 64 KiB value limit.
+  const many = Array.from({ length: 200 }, (_, i) => approval(`a${i}`, "x".repeat(2_000)));
+  await f.store.setWaiting(claim.task, many);
+  const kept = await f.store.waiting(claim.task);
+  assert.deepEqual(kept.map((a) => a.id), many.slice(0, MAX_WAITING).map((a) => a.id));
 });
 
 Deno.test("store: release puts a task back without counting the attempt", async () => {
