@@ -354,6 +354,14 @@ export class GatewayApprovals {
   }
 
   async #fetchPending(socket: GatewaySocket, signal?: AbortSignal): Promise<Approval[]> {
+    return (await this.#readPending(socket, signal)).pending;
+  }
+
+  /** The pending list, and what was known when it arrived (events heard meanwhile included). */
+  async #readPending(
+    socket: GatewaySocket,
+    signal?: AbortSignal,
+  ): Promise<{ pending: Approval[]; known: Map<string, Approval> }> {
     const lists = await Promise.all((["exec", "plugin"] as const).map(async (kind) => {
       try {
         return parseApprovalList(
@@ -367,13 +375,14 @@ export class GatewayApprovals {
       }
     }));
     const all = lists.flat().sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+    const known = new Map(this.#known);
     const ids = new Set(all.map((a) => a.id));
     for (const id of [...this.#known.keys()]) {
       if (!ids.has(id)) this.#known.delete(id);
     }
     for (const approval of all) this.#known.set(approval.id, approval);
     this.#forgetExpired();
-    return all;
+    return { pending: all, known };
   }
 
   #rpcError(error: unknown, doing: string): unknown {
@@ -444,9 +453,10 @@ export class GatewayApprovals {
   /** While watched, a lost connection comes back and the pending list is re-read. */
   #connectForWatchers(): void {
     if (this.#closed || this.#watchers.size === 0 || this.#reconnect !== undefined) return;
-    const before = new Map(this.#known);
     this.#connect().then(async (socket) => {
-      const pending = await this.#fetchPending(socket);
+      // Compared with what was known when the list arrived: a request whose
+      // event came while the list was read has been told already.
+      const { pending, known: before } = await this.#readPending(socket);
       this.#backoff = this.#timing.backoffMs;
       this.#lastFailure = undefined;
       // Answered while we were away: tell its conversation's watchers it is over.

@@ -350,6 +350,37 @@ Deno.test("approvals: a gateway listing a flood of pending requests is read in l
   }
 });
 
+Deno.test("approvals: a request raised while a new watch reads the pending list is told once", async () => {
+  await withGateway(async (gateway, device) => {
+    const instance = gateway.instance();
+    const approvals = new GatewayApprovals(
+      instance,
+      operatorOpener(instance, () => Promise.resolve(device)),
+      { timing: FAST },
+    );
+    try {
+      const keep = approvals.watch("other", { requested() {}, resolved() {} });
+      await until(() => gateway.approvals.connections === 1, "the connection");
+      await approvals.list();
+      const heard: string[] = [];
+      const stop = approvals.watch("s1", {
+        requested: (a) => heard.push(a.id),
+        resolved() {},
+      });
+      // Its event reaches the bridge before the answer to the watch's list.
+      const raced = gateway.approvals.raise("exec", { command: "x", sessionKey: "agent:main:s1" });
+      await until(() => heard.length > 0, "the approval");
+      const marker = gateway.approvals.raise("exec", { command: "y", sessionKey: "agent:main:s1" });
+      await until(() => heard.includes(marker.id), "the next approval");
+      assert.deepEqual(heard, [raced.id, marker.id]);
+      stop();
+      keep();
+    } finally {
+      approvals.close();
+    }
+  });
+});
+
 Deno.test("approvals: parseApproval reads exec and plugin requests, cuts long commands, refuses junk", () => {
   const exec = parseApproval("exec", {
     id: "a1",
