@@ -96,6 +96,12 @@ const resolvedShape = z.object({
   decision: z.string().nullish(),
 }).loose();
 
+/** Longest session key, agent, cwd or host kept (characters). */
+const MAX_FIELD_CHARS = 500;
+
+/** A connection that lived this long resets the reconnect back-off when it drops. */
+const STABLE_MS = 10_000;
+
 /** Most pending requests remembered per instance between list reads. */
 const MAX_KNOWN = 1_000;
 
@@ -119,10 +125,10 @@ export function parseApproval(kind: ApprovalKind, value: unknown): Approval | nu
     id,
     kind,
     summary: cut(summary, MAX_SUMMARY_CHARS),
-    sessionKey: request?.sessionKey ?? null,
-    agent: request?.agentId ?? null,
-    cwd: request?.cwd ?? null,
-    host: request?.host ?? null,
+    sessionKey: request?.sessionKey ? cut(request.sessionKey, MAX_FIELD_CHARS) : null,
+    agent: request?.agentId ? cut(request.agentId, MAX_FIELD_CHARS) : null,
+    cwd: request?.cwd ? cut(request.cwd, MAX_FIELD_CHARS) : null,
+    host: request?.host ? cut(request.host, MAX_FIELD_CHARS) : null,
     unavailable: DECISIONS.filter((d) =>
       (request?.unavailableDecisions ?? []).includes(d) ||
       (request?.allowedDecisions ? !request.allowedDecisions.includes(d) : false)
@@ -195,6 +201,7 @@ export class GatewayApprovals {
   #backoff: number;
   #closed = false;
   #lastFailure: string | undefined;
+  #connectedAt = 0;
 
   /**
    * Serves `instance`; nothing connects until first use.
@@ -413,7 +420,8 @@ export class GatewayApprovals {
     const kind = match[1] as ApprovalKind;
     if (match[2] === "requested") {
       const approval = parseApproval(kind, payload);
-      if (!approval) return;
+      // A repeated event for a request already known is not news.
+      if (!approval || this.#known.has(approval.id)) return;
       this.#known.set(approval.id, approval);
       for (const listener of this.#watchers.keys()) this.#tell(listener, approval);
       return;
@@ -457,7 +465,8 @@ export class GatewayApprovals {
       // Compared with what was known when the list arrived: a request whose
       // event came while the list was read has been told already.
       const { pending, known: before } = await this.#readPending(socket);
-      this.#backoff = this.#timing.backoffMs;
+      // The back-off resets only once a connection proves stable (see #onClosed).
+      this.#connectedAt = Date.now();
       this.#lastFailure = undefined;
       // Answered while we were away: tell its conversation's watchers it is over.
       const still = new Set(pending.map((a) => a.id));
@@ -503,6 +512,7 @@ export class GatewayApprovals {
     this.#socket?.then((current) => {
       if (current !== socket) return;
       this.#socket = undefined;
+      if (Date.now() - this.#connectedAt >= STABLE_MS) this.#backoff = this.#timing.backoffMs;
       this.#scheduleReconnect();
     }, () => {});
   }

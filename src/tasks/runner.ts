@@ -14,6 +14,7 @@
  * @module
  */
 import type { Approval, GatewayApprovals } from "../gateway/approvals.ts";
+import { MAX_WAITING } from "./store.ts";
 import { BridgeError, toBridgeError } from "../errors.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { SessionKeys } from "../gateway/session_key.ts";
@@ -306,7 +307,8 @@ export class TaskRunner {
     };
     const unwatch = approvals.watch(sessionKey, {
       requested: (approval) => {
-        if (waiting.has(approval.id)) return;
+        // The store keeps the oldest few; a flood is not held in memory either.
+        if (waiting.has(approval.id) || waiting.size >= MAX_WAITING) return;
         waiting.set(approval.id, approval);
         this.#log.info("task_waiting_for_approval", {
           task: task.id,
