@@ -12,7 +12,8 @@ import { BridgeMetrics } from "./metrics/bridge_metrics.ts";
 import { type BridgeServer, createServer, createToolset, type Era } from "./server.ts";
 import { TaskRunner } from "./tasks/runner.ts";
 import { TaskStore } from "./tasks/store.ts";
-import { tokenId } from "./auth/bearer.ts";
+import { oauthGrantOf, tokenId } from "./auth/bearer.ts";
+import { OAuthStore } from "./auth/store.ts";
 import type { RecallAccess } from "./tools/recall.ts";
 import type { ApprovalAccess } from "./tools/approvals.ts";
 import { GatewayApprovals, operatorOpener } from "./gateway/approvals.ts";
@@ -104,12 +105,14 @@ export function startBridge(
     ),
   });
   const tasks = { store, runner, ttlMs: config.tasks.ttlMs };
+  // One notion of the owner, for recall and approvals alike.
+  const owners = ownerAccess(config, kv);
   const toolset = createToolset({
     gateways,
     tasks,
     sessions,
-    recall: recallAccess(config),
-    approvals: config.approvals === "off" ? "off" : ownerAccess(config),
+    recall: recallAccess(config, owners),
+    approvals: config.approvals === "off" ? "off" : owners,
   });
   const metrics = fed.metrics = new BridgeMetrics({
     tools: [...toolset.tools.keys()],
@@ -149,12 +152,10 @@ export function startBridge(
 }
 
 /**
- * Who may read conversations: on stdio the local user is the owner; over
- * HTTP the callers of `MCP_OWNER_TOKENS` are. OAuth clients, other static
- * tokens and unauthenticated callers are not owners: they see only the
- * conversations they started through this bridge.
+ * Who may read conversations: the owners of {@linkcode ownerAccess} (`owners`).
+ * Everyone else sees only the conversations it started through this bridge.
  */
-export function recallAccess(config: Config): RecallAccess | "off" {
+export function recallAccess(config: Config, owners: ApprovalAccess): RecallAccess | "off" {
   if (config.recallTools === "off") return "off";
   const namespaced = namespaceSessions({
     mode: config.sessions.namespace,
@@ -162,16 +163,26 @@ export function recallAccess(config: Config): RecallAccess | "off" {
     oauth: config.auth.enabled,
     staticTokens: config.http.authTokens.length,
   });
-  return { mode: config.recallTools, isOwner: ownerAccess(config).isOwner, namespaced };
+  return { mode: config.recallTools, isOwner: owners.isOwner, namespaced };
 }
 
 /**
- * Who the owner is: on stdio the local user; over HTTP the callers of
- * `MCP_OWNER_TOKENS` (no one else: OAuth clients, other static tokens and
- * unauthenticated callers are not owners).
+ * Who the owner is, for recall and approvals alike: on stdio the local
+ * user; over HTTP the callers of `MCP_OWNER_TOKENS`, and, with OAuth on, the
+ * logins the owner granted owner access on the consent page (looked up in
+ * `kv` on every call, so revoking the login ends it at the next call). No one
+ * else: ordinary OAuth logins, other static tokens and unauthenticated
+ * callers are not owners.
  */
-export function ownerAccess(config: Config): ApprovalAccess {
+export function ownerAccess(config: Config, kv: Deno.Kv): ApprovalAccess {
   if (config.transport === "stdio") return { isOwner: () => true };
   const owners = Promise.all(config.http.ownerTokens.map(tokenId)).then((ids) => new Set(ids));
-  return { isOwner: async (principal) => (await owners).has(principal) };
+  const grants = config.auth.enabled ? new OAuthStore(kv) : null;
+  return {
+    isOwner: async (principal) => {
+      if ((await owners).has(principal)) return true;
+      const grant = grants ? oauthGrantOf(principal) : null;
+      return grant !== null && await grants!.isOwnerGrant(grant.clientId, grant.family);
+    },
+  };
 }

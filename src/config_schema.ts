@@ -283,7 +283,8 @@ export const optionsSchema = z.object({
   ownerPassword: option(text().optional(), {
     env: ["MCP_OWNER_PASSWORD"],
     secret: true,
-    help: "Password the owner types on the consent page to approve a new OAuth client",
+    help:
+      "Password the owner types on the consent page to approve a new OAuth client (and, ticking Owner access, make that login an owner)",
   }),
   accessTokenTtlMs: option(int({ min: 1_000, max: 30 * DAY, default: HOUR }), {
     env: ["MCP_ACCESS_TOKEN_TTL_MS"],
@@ -352,7 +353,7 @@ export const optionsSchema = z.object({
     flag: "owner-token",
     secret: true,
     help:
-      "Static bearer tokens accepted on /mcp whose callers are owners: they may read every conversation with openclaw_sessions/openclaw_history (comma-separated; MCP_AUTH_TOKENS callers see only their own)",
+      "Static bearer tokens accepted on /mcp whose callers are owners: all conversations (openclaw_sessions/openclaw_history) and approvals too (comma-separated; MCP_AUTH_TOKENS callers see only their own)",
   }),
   recallTools: option(oneOf(["off", "owner", "all"]).default("owner"), {
     env: ["OPENCLAW_RECALL_TOOLS"],
@@ -362,7 +363,7 @@ export const optionsSchema = z.object({
   approvals: option(oneOf(["off", "owner"]).default("owner"), {
     env: ["OPENCLAW_APPROVALS"],
     help:
-      "openclaw_approvals/openclaw_approval_respond over the gateway's WebSocket, and waiting_for_approval in task status: owner (the owner only: stdio, MCP_OWNER_TOKENS), off (no tools, no WebSocket)",
+      "openclaw_approvals/openclaw_approval_respond (gateway WebSocket) and waiting_for_approval in task status: owner (owners only: stdio, MCP_OWNER_TOKENS, OAuth owner grants), off (no tools, no WebSocket)",
   }),
   metricsToken: option(text().optional(), {
     env: ["MCP_METRICS_TOKEN"],

@@ -36,6 +36,23 @@ export async function tokenId(token: string): Promise<string> {
   return "token:" + (await sha256Hex(token)).slice(0, 16);
 }
 
+/** The principal of an OAuth access token: its client and its family (one login). */
+export function oauthPrincipal(record: Pick<TokenRecord, "clientId" | "family">): string {
+  return `oauth:${record.clientId}:${record.family}`;
+}
+
+/**
+ * The client and family of an {@linkcode oauthPrincipal}, or null for any
+ * other principal. The family is after the last colon (a CIMD client id is
+ * a URL, and has colons of its own).
+ */
+export function oauthGrantOf(principal: string): { clientId: string; family: string } | null {
+  if (!principal.startsWith("oauth:")) return null;
+  const at = principal.lastIndexOf(":");
+  if (at <= "oauth:".length) return null;
+  return { clientId: principal.slice("oauth:".length, at), family: principal.slice(at + 1) };
+}
+
 const SEND_BEARER = "Send Authorization: Bearer <token>.";
 const INVALID = "The token is invalid, expired or revoked";
 const OTHER_RESOURCE = "The token is for another resource";
@@ -97,7 +114,7 @@ function tokenVerifier(
     }
     const record = oauth ? await oauth.verify(token) : null;
     if (record && record.resource === oauth!.resource()) {
-      c.set("principal", `oauth:${record.clientId}:${record.family}`);
+      c.set("principal", oauthPrincipal(record));
       return true;
     }
     refusals.set(c, record ? OTHER_RESOURCE : INVALID);

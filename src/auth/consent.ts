@@ -10,6 +10,12 @@
  * the password: per page as usual, and within its own budget
  * ({@linkcode OWNER_DEVICE_ATTEMPTS} an hour) instead of the owner-wide one.
  *
+ * The page's "Owner access" box (`owner_access=yes`) makes the grant an owner
+ * grant: it is read only from this form, and only on an approval with the
+ * right password, so it cannot be set without the password, replayed (the
+ * consent ends on approval) or moved to another client (the code is for the
+ * consent's own request).
+ *
  * @module
  */
 import { type Context, Hono } from "hono";
@@ -50,6 +56,8 @@ const ConsentForm = z.object({
   // Anything but "deny" asks to approve, as the page's default button does.
   action: z.string().default("approve"),
   password: z.string().default(""),
+  // The "Owner access" checkbox: absent unless ticked.
+  owner_access: z.literal("yes", "owner_access must be yes when sent").optional(),
 });
 
 const expired = () =>
@@ -208,7 +216,7 @@ async function reserveAttempt(ctx: OAuthContext, c: Context, id: string): Promis
 /** A wrong password: the consent page again, or its end after its last attempt. */
 async function wrongPassword(
   ctx: OAuthContext,
-  { id, request }: Answer,
+  { id, form, request }: Answer,
   attempt: number,
 ): Promise<Response> {
   ctx.log.warn("oauth_consent_bad_password", {
@@ -226,6 +234,7 @@ async function wrongPassword(
       clientName: "error" in client ? request.clientId : client.name,
       clientId: request.clientId,
       redirectUri: request.redirectUri,
+      ownerAccess: form.owner_access === "yes",
       error: "Wrong password.",
     }),
     401,
@@ -241,13 +250,13 @@ async function wrongPassword(
 async function approve(
   ctx: OAuthContext,
   c: Context,
-  { id, request }: Answer,
+  { id, form, request }: Answer,
   turn: Turn,
 ): Promise<Response> {
   if (!turn.device) await ctx.owner.reset();
   const previous = turn.device ?? await ctx.devices.recognise(getCookie(c, OWNER_DEVICE_COOKIE));
   await ctx.store.endConsent(id);
-  const response = await approved(ctx, request);
+  const response = await approved(ctx, request, form.owner_access === "yes");
   if (response.status === 302) {
     if (previous) await ctx.devices.forget(previous);
     const token = await ctx.devices.issue();
@@ -259,8 +268,15 @@ async function approve(
   return response;
 }
 
-/** Approves a DCR client (CIMD clients are not stored) and issues the code. */
-async function approved(ctx: OAuthContext, request: AuthorizationRequest): Promise<Response> {
+/**
+ * Approves a DCR client (CIMD clients are not stored) and issues the code,
+ * an owner grant when the owner ticked the box.
+ */
+async function approved(
+  ctx: OAuthContext,
+  request: AuthorizationRequest,
+  owner: boolean,
+): Promise<Response> {
   // Consent is only shown to DCR and CIMD clients; a DCR client leaves the unapproved pool.
   if (!looksLikeCimd(request.clientId)) {
     const approval = await ctx.store.approveClient(request.clientId, ctx.limits);
@@ -269,7 +285,7 @@ async function approved(ctx: OAuthContext, request: AuthorizationRequest): Promi
       return notApproved(ctx.limits, approval);
     }
   }
-  return await issueCode(ctx, request, "consent");
+  return await issueCode(ctx, request, "consent", owner);
 }
 
 /** Why a DCR client could not leave the unapproved pool, as a page. */

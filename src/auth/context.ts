@@ -152,13 +152,21 @@ export function redirectBack(
   return new Response(null, { status: 302, headers: { location: url.toString() } });
 }
 
-/** Stores a code for an approved request and redirects back with it. */
+/**
+ * Stores a code for an approved request and redirects back with it; an
+ * owner grant only when `owner` (the consent page's box, with the password).
+ */
 export async function issueCode(
   ctx: OAuthContext,
   request: AuthorizationRequest,
   clientKind: string,
+  owner = false,
 ): Promise<Response> {
-  const code = await ctx.store.issueCode(request);
-  ctx.log.info("oauth_code_issued", { client: request.clientId, kind: clientKind });
+  const code = await ctx.store.issueCode(request, owner);
+  ctx.log.info("oauth_code_issued", {
+    client: request.clientId,
+    kind: clientKind,
+    ...(owner ? { owner: true } : {}),
+  });
   return redirectBack(ctx, request.redirectUri, { code, state: request.state });
 }

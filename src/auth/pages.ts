@@ -80,13 +80,16 @@ export interface ConsentView {
   clientId: string;
   /** Where the browser goes afterwards. */
   redirectUri: string;
+  /** The "Owner access" box is ticked (shown again after a wrong password as it was sent). */
+  ownerAccess?: boolean;
   /** Shown after a wrong password. */
   error?: string;
 }
 
 /**
  * The consent page: names the client and its redirect host; asks for the
- * owner's password. Everything the client chose is passed through
+ * owner's password, with an "Owner access" box, unticked unless the form
+ * being shown again had it ticked. Everything the client chose is passed through
  * {@linkcode displayText} and isolated (`<bdi>`), so it cannot reorder or hide
  * the text around it.
  */
@@ -104,6 +107,9 @@ ${view.error ? `<p class="err" role="alert">${escapeHtml(view.error)}</p>` : ""}
 <input type="hidden" name="consent_id" value="${escapeHtml(view.consentId)}">
 <label for="password">Owner password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" autofocus>
+<label class="owner"><input type="checkbox" name="owner_access" value="yes"${
+      view.ownerAccess ? " checked" : ""
+    }> <strong>Owner access</strong>: let this client read every conversation of the claw and answer its approvals (commands on the gateway's machine). Leave it unticked unless this is your own client.</label>
 <div class="actions"><button type="submit" name="action" value="approve">Approve</button>
 <button type="submit" name="action" value="deny">Deny</button></div></form>`,
     [new URL(view.redirectUri).origin],

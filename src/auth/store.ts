@@ -16,6 +16,8 @@
  * ["oauth_code", sha256(code)]                -> CodeRecord
  * ["oauth_token", sha256(token)]              -> TokenRecord (access or refresh)
  * ["oauth_family_revoked", family]            -> epoch ms
+ * ["oauth_owner_grant", family]               -> OwnerGrant: the family is an owner
+ *                                                grant (written with its tokens)
  * ```
  *
  * Client counts are never kept as counters: they are the live entries of
@@ -110,6 +112,12 @@ export interface AuthorizationRequest {
 export interface CodeRecord extends AuthorizationRequest {
   /** Token family the code starts. */
   family: string;
+  /**
+   * The owner ticked "Owner access" on the consent page (with the owner
+   * password): the family is an owner grant. Never set from anything the
+   * client sends; absent on codes issued without consent.
+   */
+  owner?: boolean;
   /** Epoch ms after which it is refused: issue time + {@linkcode CODE_TTL_MS}. */
   expiresAt: number;
   /** Set by its first redemption; a second one revokes the whole family (a replay). */
@@ -128,10 +136,23 @@ export interface TokenRecord {
   resource: string;
   /** The code's granted scope, carried over on refresh. */
   scope: string;
+  /** The family is an owner grant (from its code), carried over on refresh. */
+  owner?: boolean;
   /** Epoch ms after which it is refused: issue time + the kind's lifetime in {@linkcode TokenTtls}. */
   expiresAt: number;
   /** For refresh tokens: rotated already. */
   used: boolean;
+}
+
+/**
+ * The mark of a token family that is an owner grant: `oauth:<clientId>:<family>`
+ * is an owner while it is live, unexpired and the family is not revoked.
+ */
+export interface OwnerGrant {
+  /** The client the family belongs to (checked against the principal). */
+  clientId: string;
+  /** Epoch ms when the family's newest token expires; renewed by each rotation. */
+  expiresAt: number;
 }
 
 /** Token lifetimes, from `MCP_ACCESS_TOKEN_TTL_MS` and `MCP_REFRESH_TOKEN_TTL_MS`. */
@@ -156,6 +177,8 @@ export interface IssuedTokens {
 export const MAX_STATE_LENGTH = 1_024;
 /** Longest redirect URI or URL-shaped client id accepted, registered or stored. */
 export const MAX_URI_LENGTH = 2_048;
+/** The shape of token family ids (`randomToken(12)`): anything else is no family. */
+const FAMILY_ID = /^[A-Za-z0-9_-]{16}$/;
 /** The shape of ids this store issues (clients `dcr_…`, consents): anything else is unknown. */
 const ISSUED_ID = /^(?:dcr_)?[A-Za-z0-9_-]{16,64}$/;
 /** Milliseconds an authorization code may wait for its redemption at `/token`. */
@@ -464,12 +487,16 @@ export class OAuthStore {
     await this.#kv.delete(["oauth_consent", id]);
   }
 
-  /** Issues a single-use authorization code starting a new token family. */
-  async issueCode(request: AuthorizationRequest): Promise<string> {
+  /**
+   * Issues a single-use authorization code starting a new token family; an
+   * owner grant when `owner` (the consent page's box, ticked with the password).
+   */
+  async issueCode(request: AuthorizationRequest, owner = false): Promise<string> {
     const code = randomToken(32);
     const record: CodeRecord = {
       ...request,
       family: randomToken(12),
+      ...(owner ? { owner: true } : {}),
       expiresAt: this.#now() + CODE_TTL_MS,
       used: false,
     };
@@ -502,31 +529,66 @@ export class OAuthStore {
     return record;
   }
 
-  /** Issues an access and a refresh token in `family`. */
+  /**
+   * Issues an access and a refresh token in `family`. An owner grant's
+   * family mark is written with them, living as long as the newer of the two,
+   * and only while the family is not revoked (checked in the same atomic).
+   */
   async issueTokens(
-    base: { clientId: string; family: string; resource: string; scope: string },
+    base: { clientId: string; family: string; resource: string; scope: string; owner?: boolean },
     ttls: TokenTtls,
   ): Promise<IssuedTokens> {
     const now = this.#now();
     const accessToken = randomToken(32);
     const refreshToken = randomToken(32);
+    // Only these fields: a rotated refresh token's record is passed as `base`.
+    const fields = {
+      clientId: base.clientId,
+      family: base.family,
+      resource: base.resource,
+      scope: base.scope,
+      ...(base.owner === true ? { owner: true } : {}),
+    };
     const access: TokenRecord = {
-      ...base,
+      ...fields,
       kind: "access",
       expiresAt: now + ttls.accessMs,
       used: false,
     };
     const refresh: TokenRecord = {
-      ...base,
+      ...fields,
       kind: "refresh",
       expiresAt: now + ttls.refreshMs,
       used: false,
     };
-    await this.#kv.atomic()
+    const op = this.#kv.atomic()
       .set(["oauth_token", await sha256Hex(accessToken)], access, { expireIn: ttls.accessMs })
-      .set(["oauth_token", await sha256Hex(refreshToken)], refresh, { expireIn: ttls.refreshMs })
-      .commit();
+      .set(["oauth_token", await sha256Hex(refreshToken)], refresh, { expireIn: ttls.refreshMs });
+    if (fields.owner) {
+      const lifeMs = Math.max(ttls.accessMs, ttls.refreshMs);
+      const grant: OwnerGrant = { clientId: fields.clientId, expiresAt: now + lifeMs };
+      // A revocation that landed since the caller checked wins: nothing is written.
+      op.check({ key: ["oauth_family_revoked", fields.family], versionstamp: null })
+        .set(["oauth_owner_grant", fields.family], grant, { expireIn: lifeMs });
+    }
+    await op.commit();
     return { accessToken, refreshToken, expiresIn: Math.floor(ttls.accessMs / 1000) };
+  }
+
+  /**
+   * Whether `oauth:<clientId>:<family>` is an owner: the family is an owner
+   * grant of that client, its newest token has not expired, and the family
+   * is not revoked. Read from KV on every call (no cache), so a revocation
+   * counts from the next call, on every replica.
+   */
+  async isOwnerGrant(clientId: string, family: string): Promise<boolean> {
+    if (!FAMILY_ID.test(family)) return false;
+    const [grant, revoked] = await this.#kv.getMany<[OwnerGrant, unknown]>([
+      ["oauth_owner_grant", family],
+      ["oauth_family_revoked", family],
+    ]);
+    return grant.value !== null && revoked.value === null &&
+      grant.value.clientId === clientId && grant.value.expiresAt > this.#now();
   }
 
   /** A live token of `kind`: known, unexpired, family not revoked. */
@@ -572,13 +634,14 @@ export class OAuthStore {
   }
 
   /**
-   * Revokes every token of a family. The mark outlives every token the family
-   * can hold (the longest refresh lifetime), then goes.
+   * Revokes every token of a family, and its owner grant. The mark outlives
+   * every token the family can hold (the longest refresh lifetime), then goes.
    */
   async revokeFamily(family: string): Promise<void> {
-    await this.#kv.set(["oauth_family_revoked", family], this.#now(), {
-      expireIn: this.#familyTtlMs,
-    });
+    await this.#kv.atomic()
+      .set(["oauth_family_revoked", family], this.#now(), { expireIn: this.#familyTtlMs })
+      .delete(["oauth_owner_grant", family])
+      .commit();
   }
 
   /**

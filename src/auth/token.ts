@@ -113,6 +113,7 @@ async function authorizationCode(
       family: record.family,
       resource: record.resource,
       scope: record.scope,
+      owner: record.owner === true,
     },
     ctx.ttls,
   );

@@ -71,12 +71,20 @@ export async function consentForm(
 /** Submits the consent form. */
 export async function submitConsent(
   base: string,
-  form: { consentId?: string; cookie?: string; password?: string; action?: string },
+  form: {
+    consentId?: string;
+    cookie?: string;
+    password?: string;
+    action?: string;
+    /** Tick the "Owner access" box (`owner_access=yes`). */
+    ownerAccess?: boolean;
+  },
 ): Promise<Response> {
   const body = new URLSearchParams();
   if (form.consentId) body.set("consent_id", form.consentId);
   body.set("password", form.password ?? "");
   body.set("action", form.action ?? "approve");
+  if (form.ownerAccess) body.set("owner_access", "yes");
   return await fetch(`${base}/authorize`, {
     method: "POST",
     redirect: "manual",
@@ -88,13 +96,78 @@ export async function submitConsent(
   });
 }
 
-/** Follows authorize + consent with the password; returns the redirect back. */
-export async function approve(base: string, url: string, password: string): Promise<Redirect> {
+/**
+ * Follows authorize + consent with the password (ticking "Owner access" when
+ * asked); returns the redirect back.
+ */
+export async function approve(
+  base: string,
+  url: string,
+  password: string,
+  options: { ownerAccess?: boolean } = {},
+): Promise<Redirect> {
   const first = await authorize(url);
   if (first.status === 302) return redirectOf(first);
   const form = await consentForm(first);
-  const approved = await submitConsent(base, { ...form, password });
+  const approved = await submitConsent(base, { ...form, password, ...options });
   return redirectOf(approved);
+}
+
+/** A DCR client's login on a served app: its client and its tokens. */
+export interface Login {
+  /** The registered client. */
+  client: { id: string; secret: string };
+  /** Bearer token for /mcp. */
+  accessToken: string;
+  /** Spend at /token for a new pair, or revoke at /revoke. */
+  refreshToken: string;
+}
+
+/**
+ * Registers a DCR client (`client_secret_post`) on the served app at `base`
+ * and signs it in through the consent page with `password`, ticking "Owner
+ * access" when asked.
+ */
+export async function dcrLogin(
+  base: string,
+  password: string,
+  options: { ownerAccess?: boolean } = {},
+): Promise<Login> {
+  const redirectUri = "http://127.0.0.1:9/callback";
+  const registered = await register(base, {
+    redirect_uris: [redirectUri],
+    token_endpoint_auth_method: "client_secret_post",
+  });
+  assert.equal(registered.status, 201);
+  const client = { id: registered.body.client_id, secret: registered.body.client_secret };
+  const { verifier, challenge } = await pkce();
+  const back = await approve(
+    base,
+    authorizeUrl(base, {
+      response_type: "code",
+      client_id: client.id,
+      redirect_uri: redirectUri,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    }),
+    password,
+    options,
+  );
+  assert.ok(back.code, `approved: ${back.error}`);
+  const tokens = await tokenRequest(base, {
+    grant_type: "authorization_code",
+    code: back.code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+    client_id: client.id,
+    client_secret: client.secret,
+  });
+  assert.equal(tokens.status, 200);
+  return {
+    client,
+    accessToken: tokens.body.access_token,
+    refreshToken: tokens.body.refresh_token,
+  };
 }
 
 /** The redirect an /authorize response carries. */
