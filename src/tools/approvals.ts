@@ -5,7 +5,8 @@
  *
  * Answering one lets the claw run a command on the gateway's machine, so
  * both tools are the owner's only (stdio's local user; over HTTP the
- * callers of `MCP_OWNER_TOKENS`), whatever `OPENCLAW_RECALL_TOOLS` says.
+ * callers of `MCP_OWNER_TOKENS` and OAuth logins approved with Owner access),
+ * whatever `OPENCLAW_RECALL_TOOLS` says.
  * Anyone else is refused with `forbidden` before the gateway is asked.
  *
  * @module
@@ -65,7 +66,7 @@ async function ownerOnly(access: ApprovalAccess, principal: string, tool: string
   throw new BridgeError(
     "forbidden",
     `${tool} is for the bridge's owner: answering an approval lets the claw act on the gateway's machine.`,
-    "Call it from the owner's client (stdio, or a token listed in MCP_OWNER_TOKENS); or answer on the gateway itself.",
+    "Call it from the owner's client (stdio, a token listed in MCP_OWNER_TOKENS, or an OAuth login approved with Owner access), or answer on the operator page or the gateway itself.",
   );
 }
 

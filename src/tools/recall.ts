@@ -5,7 +5,8 @@
  *
  * The gateway token is operator access to every conversation, so who sees
  * what is decided here: an owner (the local user on stdio; over HTTP a
- * static token listed in `MCP_OWNER_TOKENS`) sees every conversation; any
+ * static token listed in `MCP_OWNER_TOKENS`, or an OAuth login approved with
+ * Owner access) sees every conversation; any
  * other principal sees only the conversations it created through this
  * bridge, whose keys carry its namespace (`mcp-<16 hex>:`). A key outside
  * it is answered `not_found`, exactly like a missing one.
