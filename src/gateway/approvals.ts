@@ -202,6 +202,8 @@ export class GatewayApprovals {
   #closed = false;
   #lastFailure: string | undefined;
   #connectedAt = 0;
+  #seeding = false;
+  #seededOn: GatewaySocket | undefined;
 
   /**
    * Serves `instance`; nothing connects until first use.
@@ -461,10 +463,15 @@ export class GatewayApprovals {
   /** While watched, a lost connection comes back and the pending list is re-read. */
   #connectForWatchers(): void {
     if (this.#closed || this.#watchers.size === 0 || this.#reconnect !== undefined) return;
+    // Already listening on a connection whose pending list was read: events
+    // keep it current, so a new watch costs no round trip.
+    if (this.#seeding || this.#seededOn?.open) return;
+    this.#seeding = true;
     this.#connect().then(async (socket) => {
       // Compared with what was known when the list arrived: a request whose
       // event came while the list was read has been told already.
       const { pending, known: before } = await this.#readPending(socket);
+      this.#seededOn = socket;
       // The back-off resets only once a connection proves stable (see #onClosed).
       this.#connectedAt = Date.now();
       this.#lastFailure = undefined;
@@ -495,6 +502,8 @@ export class GatewayApprovals {
         });
       }
       this.#scheduleReconnect();
+    }).finally(() => {
+      this.#seeding = false;
     });
   }
 

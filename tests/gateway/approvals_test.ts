@@ -398,3 +398,29 @@ Deno.test("approvals: parseApproval reads exec and plugin requests, cuts long co
   assert.equal(parseApproval("exec", { request: {} }), null);
   assert.equal(parseApproval("exec", "junk"), null);
 });
+
+Deno.test("approvals: watches on a connection already listening cost no list round trip", async () => {
+  await withGateway(async (gateway, device) => {
+    const approvals = hubFor(gateway, device);
+    try {
+      const lists = () =>
+        gateway.approvals.calls.filter((c) => c.method === "exec.approval.list").length;
+      const heard: string[] = [];
+      const first = approvals.watch("s1", { requested: (a) => heard.push(a.id), resolved() {} });
+      await until(() => lists() === 1, "the first list");
+      const raised = gateway.approvals.raise("exec", { command: "x", sessionKey: "agent:main:s2" });
+      await approvals.list();
+      const stops = Array.from(
+        { length: 20 },
+        () => approvals.watch("s2", { requested: (a) => heard.push(a.id), resolved() {} }),
+      );
+      // Each new watch is told of the known request at once, without asking the gateway.
+      assert.equal(heard.filter((id) => id === raised.id).length, 20);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(lists(), 2, "the first watch's list and the explicit read only");
+      for (const stop of [first, ...stops]) stop();
+    } finally {
+      approvals.close();
+    }
+  });
+});
