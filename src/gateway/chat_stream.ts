@@ -43,10 +43,13 @@ export async function readChatStream(
   let done = false;
   let ended = false;
   let bytes = 0;
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // Decoded here rather than through a TextDecoderStream: one stream hop
+  // less per chunk (measured: web streams are the largest CPU cost of a call).
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
   try {
     while (!done) {
-      let chunk: ReadableStreamReadResult<string>;
+      let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch (error) {
@@ -56,9 +59,9 @@ export async function readChatStream(
         ended = true;
         break;
       }
-      bytes += chunk.value.length;
+      bytes += chunk.value.byteLength;
       if (bytes > maxReplyBytes) throw call.readError(new BodyTooLarge(maxReplyBytes));
-      for (const event of parser.push(chunk.value)) {
+      for (const event of parser.push(decoder.decode(chunk.value, { stream: true }))) {
         if (event.data === "[DONE]") {
           done = true;
           break;

@@ -87,3 +87,29 @@ Deno.test("chat stream: error events, junk events and oversize streams are refus
   assert.equal(await codeOf(read(stream([delta("x".repeat(200))]), 100)), "gateway_bad_reply");
   assert.equal(await codeOf(read(new Response(null))), "gateway_bad_reply");
 });
+
+Deno.test("chat stream: a character split across network chunks arrives whole; the cap counts bytes", async () => {
+  const text = `data: ${JSON.stringify(delta("héllo 😀"))}\n\ndata: [DONE]\n\n`;
+  const bytes = new TextEncoder().encode(text);
+  // Cut inside the "é" (2 bytes) and inside the emoji (4 bytes).
+  const cuts = [text.indexOf("é") + 1, text.indexOf("😀") + 2].map((i) =>
+    new TextEncoder().encode(text.slice(0, i)).length - (i === text.indexOf("é") + 1 ? 1 : 2)
+  );
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let from = 0;
+      for (const cut of [...cuts, bytes.length]) {
+        controller.enqueue(bytes.slice(from, cut));
+        from = cut;
+      }
+      controller.close();
+    },
+  });
+  const reply = await read(
+    new Response(body, { headers: { "content-type": "text/event-stream" } }),
+  );
+  assert.equal(reply.reply, "héllo 😀");
+  // 9 characters of JSON text but more bytes: the cap is in bytes.
+  const wide = stream([delta("€".repeat(400)), "[DONE]"]);
+  assert.equal(await codeOf(read(wide, 1_000)), "gateway_bad_reply");
+});
