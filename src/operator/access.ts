@@ -112,7 +112,10 @@ export function operatorAccess(deps: OperatorAccessDeps): OperatorAccess {
   const mode = operatorMode(config);
   const password = config.auth.enabled ? config.auth.ownerPassword : undefined;
   const tokens = config.http.authTokens;
-  const signIns = new SignIns(deps.kv, { secrets: { password, tokens }, now: deps.now });
+  const signIns = new SignIns(deps.kv, {
+    secrets: { password, tokens, ownerTokens: config.http.ownerTokens },
+    now: deps.now,
+  });
   const digests = Promise.all(tokens.map(sha256Bytes));
 
   /** Whether `secret` is one of the static tokens (every digest is compared). */

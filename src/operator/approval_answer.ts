@@ -12,13 +12,18 @@
  *
  * 1. at most {@linkcode ANSWERS_PER_MINUTE} a minute per address (per
  *    process), refused or not;
- * 2. a browser's request (the sign-in cookie, or the loopback grant) must
+ * 2. the grant must be the owner's, as the approval tools' owner is: the
+ *    owner password's sign-in, a token of `MCP_OWNER_TOKENS` (its bearer
+ *    header or its sign-in), or the loopback grant. Any other static token
+ *    may see the page and is refused here (`forbidden`), as its
+ *    `openclaw_approval_respond` is;
+ * 3. a browser's request (the sign-in cookie, or the loopback grant) must
  *    carry an `Origin` that is this page's own (or a configured one,
  *    `MCP_ALLOWED_ORIGINS` or the OAuth issuer) and the CSRF token of its
  *    sign-in, the one the page holds (compared in constant time; for the
  *    loopback grant a random token of this process). A static token's
  *    bearer request is a script's: no ambient credential, no CSRF token;
- * 3. every field (`invalid_argument` naming it), the instance
+ * 4. every field (`invalid_argument` naming it), the instance
  *    (`unknown_instance`), approvals on (`forbidden`), then the gateway
  *    (`approval_not_found`, or its own coded error).
  *
@@ -50,6 +55,8 @@ export const ANSWER_TIMEOUT_MS = 15_000;
 export interface AnswerDeps {
   /** The instances and their approvals (none: approvals are off). */
   instances: () => { name: string; approvals?: ApprovalsPort }[];
+  /** Whether the grant is the owner's (may answer); see the module doc. */
+  isOwner: (grant: Grant) => Promise<boolean> | boolean;
   /** The CSRF token a browser grant must send; null for a script's bearer grant. */
   csrfOf: (grant: Grant) => string | null;
   /** Origins accepted besides the request's own (`MCP_ALLOWED_ORIGINS`, the issuer). */
@@ -116,6 +123,15 @@ export function approvalAnswer(deps: AnswerDeps): (c: Context, grant: Grant) => 
         message: `Too many answers from this address: at most ${ANSWERS_PER_MINUTE} a minute.`,
         hint: "Wait a minute.",
       }, { "retry-after": "60" });
+    }
+    if (!(await deps.isOwner(grant))) {
+      return refuse({
+        code: "forbidden",
+        message:
+          "Answering an approval lets the claw act on the gateway's machine: it is for the owner, and this static token is not in MCP_OWNER_TOKENS.",
+        hint:
+          "Sign in with the owner password or a token of MCP_OWNER_TOKENS, or send Authorization: Bearer <one of MCP_OWNER_TOKENS>.",
+      });
     }
     const csrf = deps.csrfOf(grant);
     if (csrf !== null && !sameOrigin(c, deps)) {

@@ -20,6 +20,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { addressGroup } from "../auth/address_group.ts";
 import { OwnerDevices, OwnerLockout } from "../auth/lockout.ts";
+import { tokenId } from "../auth/bearer.ts";
 import { randomToken } from "../auth/crypto.ts";
 import { clientAddress } from "../client_address.ts";
 import type { Config, Instance } from "../config.ts";
@@ -128,10 +129,19 @@ export function operatorApp(deps: OperatorDeps): OperatorApp {
   const loopbackCsrf = randomToken(16);
   const csrfOf = (grant: Grant): string | null =>
     grant.via === "sign_in" ? grant.signIn.csrf : grant.via === "loopback" ? loopbackCsrf : null;
+  // The owner's static tokens, by principal (a token grant's principal is its tokenId).
+  const ownerTokenIds = Promise.all(config.http.ownerTokens.map(tokenId)).then((ids) =>
+    new Set(ids)
+  );
+  /** Who may answer approvals: the owner, as the approval tools know it. */
+  const isOwner = async (grant: Grant): Promise<boolean> =>
+    grant.via === "loopback" ||
+    (grant.via === "sign_in" ? grant.signIn.owner : (await ownerTokenIds).has(grant.principal));
   let scrub: ((text: string) => string) | null = null;
   const issuer = config.auth.issuerUrl ? new URL(config.auth.issuerUrl).origin : undefined;
   const answer = approvalAnswer({
     instances,
+    isOwner,
     csrfOf,
     origins: [...config.http.allowedOrigins, ...(issuer ? [issuer] : [])],
     trustProxy: config.trustProxy,

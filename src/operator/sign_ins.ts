@@ -47,6 +47,11 @@ export interface SignIn {
   credential: Credential;
   /** The page's CSRF token for signing out. */
   csrf: string;
+  /**
+   * Made with the owner password or a token of `MCP_OWNER_TOKENS`: may
+   * answer approvals. A sign-in with any other static token may only look.
+   */
+  owner: boolean;
   /** Epoch ms after which it is gone. */
   expiresAt: number;
 }
@@ -57,6 +62,8 @@ export interface Secrets {
   password?: string;
   /** The static bearer tokens. */
   tokens: readonly string[];
+  /** Those of them that are the owner's (`MCP_OWNER_TOKENS`). */
+  ownerTokens?: readonly string[];
 }
 
 /** Options for {@linkcode SignIns}. */
@@ -106,7 +113,7 @@ export class SignIns {
     };
     const hash = await sha256Hex(token);
     await this.#kv.set(["operator_sign_in", hash], record, { expireIn: this.#ttlMs });
-    return { token, signIn: toSignIn(hash, record) };
+    return { token, signIn: toSignIn(hash, record, this.#isOwner(credential, secret)) };
   }
 
   /**
@@ -120,12 +127,17 @@ export class SignIns {
     if (!record || record.expiresAt <= this.#now()) return null;
     const { password, tokens } = this.#secrets;
     const candidates = record.credential === "password" ? (password ? [password] : []) : tokens;
-    let bound = false;
+    let bound: string | null = null;
     // Every candidate is compared, whether or not one matched.
     for (const secret of candidates) {
-      bound = await safeEqual(await binding(token, secret), record.binding) || bound;
+      if (await safeEqual(await binding(token, secret), record.binding)) bound = secret;
     }
-    return bound ? toSignIn(hash, record) : null;
+    return bound === null ? null : toSignIn(hash, record, this.#isOwner(record.credential, bound));
+  }
+
+  /** Whether a sign-in made with `secret` is the owner's: the password, or an owner token. */
+  #isOwner(credential: Credential, secret: string): boolean {
+    return credential === "password" || (this.#secrets.ownerTokens ?? []).includes(secret);
   }
 
   /** Ends the sign-in of `token` (signing out); nothing if there is none. */
@@ -135,11 +147,12 @@ export class SignIns {
   }
 }
 
-function toSignIn(hash: string, record: SignInRecord): SignIn {
+function toSignIn(hash: string, record: SignInRecord, owner: boolean): SignIn {
   return {
     id: `sign_in:${hash.slice(0, 16)}`,
     credential: record.credential,
     csrf: record.csrf,
+    owner,
     expiresAt: record.expiresAt,
   };
 }

@@ -52,6 +52,7 @@ function setup() {
   let answered = 0;
   const handler = approvalAnswer({
     instances: () => [{ name: "default", approvals: gateway }],
+    isOwner: () => true,
     csrfOf: () => null,
     origins: [],
     trustProxy: 0,

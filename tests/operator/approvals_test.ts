@@ -26,7 +26,7 @@ const CLIENT = {
 const OAUTH_ENV = {
   AUTH_ENABLED: "true",
   MCP_OWNER_PASSWORD: PASSWORD,
-  MCP_AUTH_TOKENS: TOKEN,
+  MCP_OWNER_TOKENS: TOKEN,
   MCP_CLIENT_ID: CLIENT.id,
   MCP_CLIENT_SECRET: CLIENT.secret,
   MCP_REDIRECT_URIS: CLIENT.redirectUri,
@@ -269,7 +269,7 @@ Deno.test(
     const gateway = await TestGateway.start();
     try {
       await withServedApp(
-        { env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: TOKEN } },
+        { env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN } },
         async ({ url }) => {
           const quiet = approvalsOf(await snapshot(url, BEARER));
           assert.equal(quiet.total, 0);
@@ -333,7 +333,7 @@ Deno.test(
     const gateway = await TestGateway.start();
     try {
       await withServedApp(
-        { env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: TOKEN } },
+        { env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN } },
         async ({ url }) => {
           const good = { instance: "default", id: "some-id", decision: "deny" };
           const rows: [string, unknown, number, string, RegExp][] = [
@@ -437,7 +437,7 @@ Deno.test(
     try {
       await withServedApp(
         {
-          env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: TOKEN, OPENCLAW_APPROVALS: "off" },
+          env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN, OPENCLAW_APPROVALS: "off" },
         },
         async ({ url }) => {
           raise(gateway, "echo hi");
@@ -457,7 +457,7 @@ Deno.test(
       );
       gateway.approvals.pairing = "required";
       await withServedApp(
-        { env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: TOKEN } },
+        { env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN } },
         async ({ url }) => {
           const approvals = approvalsOf(await snapshot(url, BEARER));
           assert.equal(approvals.state, "unavailable");
@@ -474,6 +474,51 @@ Deno.test(
             await snapshot(url, BEARER);
           }
           assert.equal(gateway.approvals.connects.length, connects);
+        },
+      );
+    } finally {
+      await gateway.close();
+    }
+  },
+);
+
+Deno.test(
+  "operator approvals: a static token outside MCP_OWNER_TOKENS may look but not answer, by bearer or by its sign-in",
+  opts,
+  async () => {
+    const OTHER = "approvals-other-token-0123456789";
+    const gateway = await TestGateway.start();
+    try {
+      await withServedApp(
+        {
+          env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: OTHER, MCP_OWNER_TOKENS: TOKEN },
+        },
+        async ({ url }) => {
+          const pending = raise(gateway, "rm -rf /srv");
+          const body = { instance: "default", id: pending.id, decision: "allow-always" };
+          const other = { authorization: `Bearer ${OTHER}` };
+          // It still sees the page (it was let in before owner tokens existed).
+          assert.equal((await ask(url, "/operator/snapshot", other)).status, 200);
+          const script = await answer(url, body, other);
+          assert.equal(script.status, 403);
+          assert.equal(script.error, "forbidden");
+          assert.match(String(script.body.message), /MCP_OWNER_TOKENS/);
+          const cookie = (await signIn(url, OTHER))!;
+          const csrf = await pageCsrf(url, { cookie });
+          const browser = await answer(url, { ...body, csrf }, { origin: url, cookie });
+          assert.equal(browser.status, 403);
+          assert.equal(browser.error, "forbidden");
+          assert.equal(gateway.approvals.pending.size, 1, "still pending");
+          assert.deepEqual(gateway.approvals.resolutions, []);
+          // The owner token's sign-in answers.
+          const owner = (await signIn(url, TOKEN))!;
+          const ownerCsrf = await pageCsrf(url, { cookie: owner });
+          const got = await answer(url, { ...body, decision: "deny", csrf: ownerCsrf }, {
+            origin: url,
+            cookie: owner,
+          });
+          assert.equal(got.status, 200, JSON.stringify(got.body));
+          assert.equal(await pending.decided, "deny");
         },
       );
     } finally {
@@ -515,7 +560,7 @@ Deno.test(
   opts,
   async () => {
     await withServedApp(
-      { env: { ...gatewayEnv("http://127.0.0.1:9"), MCP_AUTH_TOKENS: TOKEN } },
+      { env: { ...gatewayEnv("http://127.0.0.1:9"), MCP_OWNER_TOKENS: TOKEN } },
       async ({ url }) => {
         const statuses: number[] = [];
         for (let i = 0; i < 31; i++) {

@@ -290,7 +290,7 @@ Deno.test(
       env: {
         OPENCLAW_URL: gateway.url,
         OPENCLAW_GATEWAY_TOKEN: "test-token",
-        MCP_AUTH_TOKENS: TOKEN,
+        MCP_OWNER_TOKENS: TOKEN,
       },
     });
     const browser = await launchChromium();
