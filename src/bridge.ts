@@ -177,7 +177,10 @@ export function recallAccess(config: Config, owners: ApprovalAccess): RecallAcce
 export function ownerAccess(config: Config, kv: Deno.Kv): ApprovalAccess {
   if (config.transport === "stdio") return { isOwner: () => true };
   const owners = Promise.all(config.http.ownerTokens.map(tokenId)).then((ids) => new Set(ids));
-  const grants = config.auth.enabled ? new OAuthStore(kv) : null;
+  // Owner grants are bound to the owner password: a new one ends them all.
+  const grants = config.auth.enabled
+    ? new OAuthStore(kv, { ownerSecret: config.auth.ownerPassword })
+    : null;
   return {
     isOwner: async (principal) => {
       if ((await owners).has(principal)) return true;

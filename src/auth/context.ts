@@ -122,7 +122,11 @@ export function oauthContext(deps: OAuthDeps): OAuthContext {
   const limits: OAuthLimits = { ...OAUTH_LIMITS, ...deps.limits };
   return {
     auth,
-    store: new OAuthStore(deps.kv, { now, familyTtlMs: auth.refreshTokenTtlMs }),
+    store: new OAuthStore(deps.kv, {
+      now,
+      familyTtlMs: auth.refreshTokenTtlMs,
+      ownerSecret: auth.ownerPassword,
+    }),
     owner: new OwnerLockout(deps.kv, { now, freeAttempts: limits.ownerFreeAttempts }),
     devices: new OwnerDevices(deps.kv, { now }),
     cimd: new CimdResolver({ hosts: auth.cimdHosts, fetch: deps.fetch, now }),

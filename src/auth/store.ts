@@ -151,6 +151,12 @@ export interface TokenRecord {
 export interface OwnerGrant {
   /** The client the family belongs to (checked against the principal). */
   clientId: string;
+  /**
+   * SHA-256 of the family and the owner password it was granted under: a
+   * new `MCP_OWNER_PASSWORD` ends every owner grant (the logins stay, as
+   * ordinary ones). Absent on grants from before it existed: not owners.
+   */
+  binding?: string;
   /** Epoch ms when the family's newest token expires; renewed by each rotation. */
   expiresAt: number;
 }
@@ -241,6 +247,11 @@ export interface OAuthStoreOptions {
    * lifetime. Default 30 days.
    */
   familyTtlMs?: number;
+  /**
+   * The owner password (`MCP_OWNER_PASSWORD`) owner grants are bound to:
+   * written under it, honoured and renewed only while it is the same.
+   */
+  ownerSecret?: string;
 }
 
 /** Outcome of {@linkcode OAuthStore.reserveConsentAttempt}. */
@@ -259,12 +270,19 @@ export class OAuthStore {
   #kv: Deno.Kv;
   #now: () => number;
   #familyTtlMs: number;
+  #ownerSecret: string;
 
   /** Uses `kv` as it is: the caller opens it and closes it. */
   constructor(kv: Deno.Kv, options: OAuthStoreOptions = {}) {
     this.#kv = kv;
     this.#now = options.now ?? Date.now;
     this.#familyTtlMs = options.familyTtlMs ?? 30 * 86_400_000;
+    this.#ownerSecret = options.ownerSecret ?? "";
+  }
+
+  /** The binding of `family`'s owner grant to the owner password of this store. */
+  async #ownerBinding(family: string): Promise<string> {
+    return await sha256Hex(`owner-grant\n${family}\n${this.#ownerSecret}`);
   }
 
   /** A dynamically registered client, unless it expired. */
@@ -533,12 +551,20 @@ export class OAuthStore {
    * Issues an access and a refresh token in `family`. An owner grant's
    * family mark is written with them, living as long as the newer of the two,
    * and only while the family is not revoked (checked in the same atomic).
+   * A rotation (`rotation`) renews the mark only while it is bound to this
+   * store's owner password; else the family goes on as an ordinary login.
    */
   async issueTokens(
     base: { clientId: string; family: string; resource: string; scope: string; owner?: boolean },
     ttls: TokenTtls,
+    rotation = false,
   ): Promise<IssuedTokens> {
     const now = this.#now();
+    const binding = base.owner === true ? await this.#ownerBinding(base.family) : undefined;
+    if (binding && rotation) {
+      const held = (await this.#kv.get<OwnerGrant>(["oauth_owner_grant", base.family])).value;
+      if (held?.binding !== binding) base = { ...base, owner: false };
+    }
     const accessToken = randomToken(32);
     const refreshToken = randomToken(32);
     // Only these fields: a rotated refresh token's record is passed as `base`.
@@ -566,7 +592,7 @@ export class OAuthStore {
       .set(["oauth_token", await sha256Hex(refreshToken)], refresh, { expireIn: ttls.refreshMs });
     if (fields.owner) {
       const lifeMs = Math.max(ttls.accessMs, ttls.refreshMs);
-      const grant: OwnerGrant = { clientId: fields.clientId, expiresAt: now + lifeMs };
+      const grant: OwnerGrant = { clientId: fields.clientId, binding, expiresAt: now + lifeMs };
       // A revocation that landed since the caller checked wins: nothing is written.
       op.check({ key: ["oauth_family_revoked", fields.family], versionstamp: null })
         .set(["oauth_owner_grant", fields.family], grant, { expireIn: lifeMs });
@@ -588,7 +614,8 @@ export class OAuthStore {
       ["oauth_family_revoked", family],
     ]);
     return grant.value !== null && revoked.value === null &&
-      grant.value.clientId === clientId && grant.value.expiresAt > this.#now();
+      grant.value.clientId === clientId && grant.value.expiresAt > this.#now() &&
+      grant.value.binding === await this.#ownerBinding(family);
   }
 
   /** A live token of `kind`: known, unexpired, family not revoked. */
@@ -626,7 +653,7 @@ export class OAuthStore {
       await this.revokeFamily(record.family);
       return "reused";
     }
-    return await this.issueTokens(record, ttls);
+    return await this.issueTokens(record, ttls, true);
   }
 
   async #familyRevoked(family: string): Promise<boolean> {

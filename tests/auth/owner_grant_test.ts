@@ -101,7 +101,8 @@ async function isOwner(
   token: string | { clientId: string; family: string },
 ): Promise<boolean> {
   const { clientId, family } = typeof token === "string" ? await record(server, token) : token;
-  return await new OAuthStore(server.kv, { now: server.now }).isOwnerGrant(clientId, family);
+  return await new OAuthStore(server.kv, { now: server.now, ownerSecret: PASSWORD })
+    .isOwnerGrant(clientId, family);
 }
 
 Deno.test("owner grant: the consent page offers the Owner access box, unticked", async () => {
@@ -324,6 +325,28 @@ Deno.test("store: a rotation that lands after its family's revocation writes no 
   }
 });
 
+Deno.test("store: an owner grant is bound to the owner password: a new one ends it, and no rotation under it renews it", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const before = new OAuthStore(kv, { ownerSecret: "the old owner password" });
+  const after = new OAuthStore(kv, { ownerSecret: "the new owner password" });
+  const ttls = { accessMs: HOUR, refreshMs: DAY };
+  try {
+    const family = "EEEEEEEEEEEEEEEE";
+    const base = { clientId: REQUEST.clientId, family, resource: REQUEST.resource, scope: "s" };
+    const issued = await before.issueTokens({ ...base, owner: true }, ttls);
+    assert.equal(await before.isOwnerGrant(REQUEST.clientId, family), true);
+    assert.equal(await after.isOwnerGrant(REQUEST.clientId, family), false, "a new password");
+    // The login goes on, as an ordinary one: its rotation is no owner grant.
+    const rotated = await after.rotateRefresh(issued.refreshToken, REQUEST.clientId, ttls);
+    assert.ok(typeof rotated === "object");
+    assert.equal(await after.isOwnerGrant(REQUEST.clientId, family), false, "not renewed");
+    const token = await after.lookup(rotated.accessToken, "access");
+    assert.equal(token?.owner, undefined, "its tokens no longer carry it");
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("oauth principals: client and family back out of the principal, CIMD URLs included", () => {
   const cimd = { clientId: "https://claude.ai/oauth/client.json", family: "AAAAAAAAAAAAAAAA" };
   assert.deepEqual(oauthGrantOf(oauthPrincipal(cimd)), cimd);
@@ -343,7 +366,7 @@ Deno.test("ownerAccess: stdio's user; MCP_OWNER_TOKENS; OAuth owner grants while
   const kv = await Deno.openKv(":memory:");
   try {
     assert.equal(await ownerAccess(run([], {}), kv).isOwner("local"), true);
-    const store = new OAuthStore(kv);
+    const store = new OAuthStore(kv, { ownerSecret: PASSWORD });
     const family = "CCCCCCCCCCCCCCCC";
     const clientId = "https://claude.ai/oauth/client.json";
     const base = { clientId, family, resource: REQUEST.resource, scope: "s" };
@@ -374,6 +397,17 @@ Deno.test("ownerAccess: stdio's user; MCP_OWNER_TOKENS; OAuth owner grants while
     assert.equal(await http.isOwner("local"), false);
     // Without OAuth on, no OAuth principal is an owner (none can exist).
     assert.equal(await ownerAccess(run(["--transport", "http"], env), kv).isOwner(owner), false);
+    const newPassword = ownerAccess(
+      run(["--transport", "http"], {
+        ...env,
+        AUTH_ENABLED: "true",
+        MCP_ALLOW_DCR: "true",
+        MCP_OWNER_PASSWORD: "a new owner password",
+      }),
+      kv,
+    );
+    assert.equal(await newPassword.isOwner(owner), false, "a new owner password ends it");
+    assert.equal(await newPassword.isOwner(await tokenId(ownerToken)), true);
     await store.revokeFamily(family);
     assert.equal(await http.isOwner(owner), false, "revocation counts from the next call");
   } finally {
