@@ -1,7 +1,9 @@
 /**
  * Who may see the operator page and its feed: the owner only.
  *
- * - A request with `Authorization: Bearer <one of MCP_AUTH_TOKENS>` (scripts).
+ * - A request with `Authorization: Bearer <token>` (scripts), the token one
+ *   of `MCP_OWNER_TOKENS` when any are set, else of `MCP_AUTH_TOKENS`
+ *   ({@linkcode pageTokens}).
  *   Any other bearer, an OAuth access token included, is refused: a
  *   client's token is an MCP principal, never the owner.
  * - A browser signed in at `/operator/login` (with the owner password when
@@ -85,9 +87,20 @@ export interface OperatorAccessDeps {
   now?: () => number;
 }
 
+/**
+ * The static tokens that open the page: `MCP_OWNER_TOKENS` when any are set
+ * (the page shows every caller's tasks and the claw's pending approvals, so
+ * it follows the same owner rule as the recall and approval tools), else
+ * every `MCP_AUTH_TOKENS` token (each caller of such a bridge is trusted
+ * as the operator, as before owner tokens existed).
+ */
+export function pageTokens(config: Config): string[] {
+  return config.http.ownerTokens.length > 0 ? config.http.ownerTokens : config.http.authTokens;
+}
+
 /** The mode the configuration gives. */
 export function operatorMode(config: Config): OperatorMode {
-  const tokens = config.http.authTokens.length > 0;
+  const tokens = pageTokens(config).length > 0;
   const password = config.auth.enabled && !!config.auth.ownerPassword;
   if (password && tokens) return "password_or_token";
   if (password) return "password";
@@ -111,7 +124,7 @@ export function operatorAccess(deps: OperatorAccessDeps): OperatorAccess {
   const { config } = deps;
   const mode = operatorMode(config);
   const password = config.auth.enabled ? config.auth.ownerPassword : undefined;
-  const tokens = config.http.authTokens;
+  const tokens = pageTokens(config);
   const signIns = new SignIns(deps.kv, {
     secrets: { password, tokens, ownerTokens: config.http.ownerTokens },
     now: deps.now,

@@ -483,7 +483,7 @@ Deno.test(
 );
 
 Deno.test(
-  "operator approvals: a static token outside MCP_OWNER_TOKENS may look but not answer, by bearer or by its sign-in",
+  "operator approvals: with MCP_OWNER_TOKENS set, another static token neither opens the page nor answers; without them it may look but not answer",
   opts,
   async () => {
     const OTHER = "approvals-other-token-0123456789";
@@ -497,17 +497,11 @@ Deno.test(
           const pending = raise(gateway, "rm -rf /srv");
           const body = { instance: "default", id: pending.id, decision: "allow-always" };
           const other = { authorization: `Bearer ${OTHER}` };
-          // It still sees the page (it was let in before owner tokens existed).
-          assert.equal((await ask(url, "/operator/snapshot", other)).status, 200);
+          // The page shows every caller's tasks and the approvals: owners only.
+          assert.equal((await ask(url, "/operator/snapshot", other)).status, 401);
           const script = await answer(url, body, other);
-          assert.equal(script.status, 403);
-          assert.equal(script.error, "forbidden");
-          assert.match(String(script.body.message), /MCP_OWNER_TOKENS/);
-          const cookie = (await signIn(url, OTHER))!;
-          const csrf = await pageCsrf(url, { cookie });
-          const browser = await answer(url, { ...body, csrf }, { origin: url, cookie });
-          assert.equal(browser.status, 403);
-          assert.equal(browser.error, "forbidden");
+          assert.equal(script.status, 401);
+          assert.equal(await signIn(url, OTHER), null, "no sign-in with a non-owner token");
           assert.equal(gateway.approvals.pending.size, 1, "still pending");
           assert.deepEqual(gateway.approvals.resolutions, []);
           // The owner token's sign-in answers.
@@ -519,6 +513,26 @@ Deno.test(
           });
           assert.equal(got.status, 200, JSON.stringify(got.body));
           assert.equal(await pending.decided, "deny");
+        },
+      );
+      // No owner tokens: every static token opens the page (as before owner
+      // tokens existed), but none is an owner, so none answers.
+      await withServedApp(
+        { env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: OTHER } },
+        async ({ url }) => {
+          const pending = raise(gateway, "rm -rf /srv");
+          const body = { instance: "default", id: pending.id, decision: "allow-always" };
+          const other = { authorization: `Bearer ${OTHER}` };
+          assert.equal((await ask(url, "/operator/snapshot", other)).status, 200);
+          const script = await answer(url, body, other);
+          assert.equal(script.status, 403);
+          assert.equal(script.error, "forbidden");
+          assert.match(String(script.body.message), /MCP_OWNER_TOKENS/);
+          const cookie = (await signIn(url, OTHER))!;
+          const csrf = await pageCsrf(url, { cookie });
+          const browser = await answer(url, { ...body, csrf }, { origin: url, cookie });
+          assert.equal(browser.status, 403);
+          assert.equal(gateway.approvals.pending.size, 1, "still pending");
         },
       );
     } finally {
