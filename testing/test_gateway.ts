@@ -302,11 +302,13 @@ export class TestGateway {
         usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
       });
     }
+    // Each completion has its own id: OpenClaw's run id, named in every chunk.
+    const runId = `chatcmpl-${crypto.randomUUID()}`;
     const marker = /\[approval:([^\]]+)\]/.exec(user.content);
     const gate = marker
-      ? () => this.#askApproval(request, marker[1], agent === "default" ? "main" : agent)
+      ? () => this.#askApproval(request, marker[1], agent === "default" ? "main" : agent, runId)
       : undefined;
-    return this.#stream(request, record, reply, model, fault, gate);
+    return this.#stream(request, record, { reply, model, runId }, fault, gate);
   }
 
   /**
@@ -314,7 +316,12 @@ export class TestGateway {
    * raises an approval for the conversation, waits for it (or for the
    * client to go away), and says how it ended.
    */
-  async #askApproval(request: Request, command: string, agent: string): Promise<string> {
+  async #askApproval(
+    request: Request,
+    command: string,
+    agent: string,
+    runId: string,
+  ): Promise<string> {
     const key = request.headers.get("x-openclaw-session-key");
     const approval = this.approvals.raise("exec", {
       command,
@@ -325,6 +332,7 @@ export class TestGateway {
       allowedDecisions: ["allow-once", "allow-always", "deny"],
       agentId: agent,
       sessionKey: `agent:${agent}:${key ?? `openai:${crypto.randomUUID()}`}`,
+      runId,
     }, this.approvalTimeoutMs);
     const gone = new Promise<null>((resolve) =>
       request.signal.addEventListener("abort", () => resolve(null), { once: true })
@@ -340,18 +348,18 @@ export class TestGateway {
   #stream(
     request: Request,
     record: RecordedRequest,
-    reply: string,
-    model: string,
+    completion: { reply: string; model: string; runId: string },
     fault: Fault,
     gate?: () => Promise<string>,
   ): Response {
+    const { reply, model, runId } = completion;
     const words = reply.match(/\S+\s*/g) ?? [reply];
     const delay = this.chunkDelayMs;
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
       encoder.encode(
         `data: ${
           JSON.stringify({
-            id: "chatcmpl-test",
+            id: runId,
             object: "chat.completion.chunk",
             model,
             choices: [{ index: 0, delta, finish_reason: finish }],

@@ -42,6 +42,8 @@ export interface Approval {
   summary: string;
   /** The gateway session that asked (`agent:<id>:<key>`), when known. */
   sessionKey: string | null;
+  /** The agent run that asked (the chat completion's id), when known; absent in older records. */
+  runId?: string | null;
   /** The agent that asked, when known. */
   agent: string | null;
   /** Working directory of an exec request, when given. */
@@ -77,6 +79,7 @@ const requestShape = z.object({
   pluginId: OPTIONAL_TEXT,
   toolName: OPTIONAL_TEXT,
   sessionKey: OPTIONAL_TEXT,
+  runId: OPTIONAL_TEXT,
   agentId: OPTIONAL_TEXT,
   cwd: OPTIONAL_TEXT,
   host: OPTIONAL_TEXT,
@@ -126,6 +129,7 @@ export function parseApproval(kind: ApprovalKind, value: unknown): Approval | nu
     kind,
     summary: cut(summary, MAX_SUMMARY_CHARS),
     sessionKey: request?.sessionKey ? cut(request.sessionKey, MAX_FIELD_CHARS) : null,
+    runId: request?.runId ? cut(request.runId, MAX_FIELD_CHARS) : null,
     agent: request?.agentId ? cut(request.agentId, MAX_FIELD_CHARS) : null,
     cwd: request?.cwd ? cut(request.cwd, MAX_FIELD_CHARS) : null,
     host: request?.host ? cut(request.host, MAX_FIELD_CHARS) : null,
@@ -153,6 +157,15 @@ export function parseApprovalList(kind: ApprovalKind, payload: unknown): Approva
 /** `agent:<id>:<rest>` → `<rest>`, lowercased: how a session key is compared. */
 export function sessionPart(key: string): string {
   return (/^agent:[^:]+:(.*)$/s.exec(key)?.[1] ?? key).toLowerCase();
+}
+
+/** What a watch follows: a conversation (lowercased session part) or one agent run. */
+type WatchKey = { session: string; run?: undefined } | { run: string; session?: undefined };
+
+/** Whether `approval` was raised in what `key` follows. */
+function concerns(key: WatchKey, approval: Approval): boolean {
+  if (key.run !== undefined) return approval.runId === key.run;
+  return approval.sessionKey !== null && sessionPart(approval.sessionKey) === key.session;
 }
 
 /** The error for an id the gateway does not hold as pending. */
@@ -195,7 +208,7 @@ export class GatewayApprovals {
   #socket: Promise<GatewaySocket> | undefined;
   #users = 0;
   #linger: ReturnType<typeof setTimeout> | undefined;
-  #watchers = new Map<ApprovalListener, string>();
+  #watchers = new Map<ApprovalListener, WatchKey>();
   #known = new Map<string, Approval>();
   #reconnect: ReturnType<typeof setTimeout> | undefined;
   #backoff: number;
@@ -270,13 +283,17 @@ export class GatewayApprovals {
   }
 
   /**
-   * Watches conversation `sessionKey` (as the bridge sent it, without the
-   * `agent:<id>:` prefix) until the returned function is called. Pending
+   * Watches conversation `key` (a session key as the bridge sent it,
+   * without the `agent:<id>:` prefix; or `{runId}`, one agent run, for a
+   * chat without a session) until the returned function is called. Pending
    * requests found on (re)connect are reported too.
    */
-  watch(sessionKey: string, listener: ApprovalListener): () => void {
+  watch(key: string | { runId: string }, listener: ApprovalListener): () => void {
     if (this.#closed) return () => {};
-    this.#watchers.set(listener, sessionKey.toLowerCase());
+    this.#watchers.set(
+      listener,
+      typeof key === "string" ? { session: key.toLowerCase() } : { run: key.runId },
+    );
     this.#users++;
     this.#cancelLinger();
     this.#connectForWatchers();
@@ -434,9 +451,7 @@ export class GatewayApprovals {
     this.#known.delete(resolved.data.id);
     if (!approval) return;
     for (const [listener, key] of this.#watchers) {
-      if (approval.sessionKey && sessionPart(approval.sessionKey) === key) {
-        listener.resolved(approval.id, resolved.data.decision ?? null);
-      }
+      if (concerns(key, approval)) listener.resolved(approval.id, resolved.data.decision ?? null);
     }
   }
 
@@ -456,8 +471,7 @@ export class GatewayApprovals {
 
   #tell(listener: ApprovalListener, approval: Approval): void {
     const key = this.#watchers.get(listener);
-    if (key === undefined || !approval.sessionKey) return;
-    if (sessionPart(approval.sessionKey) === key) listener.requested(approval);
+    if (key !== undefined && concerns(key, approval)) listener.requested(approval);
   }
 
   /** While watched, a lost connection comes back and the pending list is re-read. */
@@ -478,10 +492,9 @@ export class GatewayApprovals {
       // Answered while we were away: tell its conversation's watchers it is over.
       const still = new Set(pending.map((a) => a.id));
       for (const [id, gone] of before) {
-        if (still.has(id) || !gone.sessionKey) continue;
-        const key = sessionPart(gone.sessionKey);
+        if (still.has(id)) continue;
         for (const [listener, watched] of this.#watchers) {
-          if (watched === key) listener.resolved(id, null);
+          if (concerns(watched, gone)) listener.resolved(id, null);
         }
       }
       for (const approval of pending) {
@@ -541,4 +554,42 @@ export function operatorOpener(
       caps: ["approvals"],
       signal,
     });
+}
+
+/**
+ * The approvals of one chat as it runs: watched by its session key from the
+ * start, or, for a chat without a session, by its run id once the gateway's
+ * stream names it (pass {@linkcode ChatApprovals.onRunId} to the chat). The
+ * gateway names the run in its first chunk, before any tool runs; a request
+ * raised before the watch began is still found in the pending list or the
+ * hub's memory.
+ */
+export class ChatApprovals {
+  #approvals: GatewayApprovals | undefined;
+  #listener: ApprovalListener;
+  #stop: (() => void) | undefined;
+  #stopped = false;
+
+  /** Starts watching `sessionKey` at once when there is one. */
+  constructor(
+    approvals: GatewayApprovals | undefined,
+    sessionKey: string | undefined,
+    listener: ApprovalListener,
+  ) {
+    this.#approvals = approvals;
+    this.#listener = listener;
+    if (sessionKey) this.#stop = approvals?.watch(sessionKey, listener);
+  }
+
+  /** Told the run id: watches it when no session is watched. */
+  readonly onRunId = (id: string): void => {
+    if (this.#stopped || this.#stop || !this.#approvals) return;
+    this.#stop = this.#approvals.watch({ runId: id }, this.#listener);
+  };
+
+  /** Ends the watch (idempotent). */
+  stop(): void {
+    this.#stopped = true;
+    this.#stop?.();
+  }
 }

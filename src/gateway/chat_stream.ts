@@ -20,6 +20,8 @@ export interface ChatStreamOptions {
   call: GatewayCall;
   /** Called for each delta as it arrives, in order (progress, partial text). */
   onDelta?: OnDelta;
+  /** Called once with the completion's id (OpenClaw's run id) when a chunk first names it. */
+  onRunId?: (id: string) => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function readChatStream(
   options: ChatStreamOptions,
 ): Promise<ChatReply> {
   const { call, onDelta } = options;
+  let onRunId = options.onRunId;
   const { instance, maxReplyBytes } = call.target;
   const body = response.body;
   if (!body) throw badReplyError(instance, "the stream has no body");
@@ -66,7 +69,11 @@ export async function readChatStream(
           done = true;
           break;
         }
-        applyEvent(reply, { data: event.data, call, onDelta });
+        const id = applyEvent(reply, { data: event.data, call, onDelta });
+        if (id && onRunId) {
+          onRunId(id);
+          onRunId = undefined;
+        }
       }
     }
   } finally {
@@ -77,11 +84,14 @@ export async function readChatStream(
   return reply;
 }
 
-/** Adds one event's chunk to `reply`, or throws what the event says went wrong. */
+/**
+ * Adds one event's chunk to `reply`, or throws what the event says went
+ * wrong; returns the chunk's id, if it names one.
+ */
 function applyEvent(
   reply: ChatReply,
   event: { data: string; call: GatewayCall; onDelta?: OnDelta },
-): void {
+): string | undefined {
   const { instance } = event.call.target;
   let json: unknown;
   try {
@@ -100,4 +110,5 @@ function applyEvent(
     event.onDelta?.(delta, reply.reply);
   }
   if (chunk.finishReason) reply.finishReason = chunk.finishReason;
+  return chunk.id;
 }

@@ -64,6 +64,8 @@ export interface ChatRequest {
   signal?: AbortSignal;
   /** Called with each streamed delta and the text so far. */
   onDelta?: (delta: string, text: string) => void;
+  /** Called once with the gateway's run id (the completion id) as soon as the stream names it. */
+  onRunId?: (id: string) => void;
 }
 
 /** Effects the client uses; tests pass real ones. */
@@ -129,7 +131,11 @@ export class GatewayClient {
     }
     const type = response.headers.get("content-type") ?? "";
     if (type.includes("text/event-stream")) {
-      return await readChatStream(response, { call, onDelta: request.onDelta });
+      return await readChatStream(response, {
+        call,
+        onDelta: request.onDelta,
+        onRunId: request.onRunId,
+      });
     }
     const reply = parseCompletion(await call.readJson(response), this.instance.model);
     if (!reply) throw badReplyError(this.instance, "the chat reply has no choices[0].message");

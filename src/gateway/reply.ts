@@ -32,6 +32,8 @@ export interface ChatReply {
 
 /** What one streamed chunk adds to the reply. */
 export interface ChatChunk {
+  /** The completion's id (the gateway's run id), when the chunk names one. */
+  id: string | undefined;
   /** The model, when the chunk names one. */
   model: string | undefined;
   /** Token usage, when the chunk carries it (usually the last one). */
@@ -64,6 +66,7 @@ const completionSchema = z.object({
 }).passthrough();
 
 const chunkSchema = z.object({
+  id: z.string().optional(),
   model: z.string().optional(),
   choices: z.array(
     z.object({
@@ -107,7 +110,13 @@ export function parseChunk(json: unknown): ChatChunk | undefined {
     if (delta) deltas.push(delta);
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }
-  return { model: parsed.data.model, usage: parsed.data.usage ?? null, deltas, finishReason };
+  return {
+    id: parsed.data.id,
+    model: parsed.data.model,
+    usage: parsed.data.usage ?? null,
+    deltas,
+    finishReason,
+  };
 }
 
 /** The ids of a `/v1/models` list, or `undefined` when it is not one. */

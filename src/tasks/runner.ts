@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Approval, GatewayApprovals } from "../gateway/approvals.ts";
+import { type Approval, ChatApprovals, type GatewayApprovals } from "../gateway/approvals.ts";
 import { MAX_WAITING } from "./store.ts";
 import { BridgeError, toBridgeError } from "../errors.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
@@ -253,7 +253,7 @@ export class TaskRunner {
       ...(task.attempt === 1 ? { wait_ms: Math.max(0, started - task.createdAt) } : {}),
     });
     const partial = this.#partialSaver(active);
-    let waits: { stop(): Promise<void> } | undefined;
+    let waits: { stop(): Promise<void>; onRunId(id: string): void } | undefined;
     try {
       const client = this.#gateways.get(task.instance);
       const message = await this.#store.message(task);
@@ -265,6 +265,7 @@ export class TaskRunner {
         agent: task.agent ?? undefined,
         signal: active.controller.signal,
         onDelta: (_d, text) => partial.push(text),
+        onRunId: waits?.onRunId,
       });
       await waits?.stop();
       await partial.finish();
@@ -288,16 +289,16 @@ export class TaskRunner {
   }
 
   /**
-   * While the task's conversation runs, records in the store the approvals
-   * it waits on (so `openclaw_task_status` shows them from any replica);
+   * While the task's conversation (or, without a session, its agent run)
+   * runs, records in the store the approvals it waits on (so `openclaw_task_status` shows them from any replica);
    * `stop` ends the watch and clears the record.
    */
   #watchApprovals(
     active: Active,
     approvals: GatewayApprovals | undefined,
     sessionKey: string | undefined,
-  ): { stop(): Promise<void> } | undefined {
-    if (!approvals || !sessionKey) return undefined;
+  ): { stop(): Promise<void>; onRunId(id: string): void } | undefined {
+    if (!approvals) return undefined;
     const { task } = active.claim;
     const waiting = new Map<string, Approval>();
     let saving = Promise.resolve();
@@ -305,7 +306,7 @@ export class TaskRunner {
       const list = [...waiting.values()];
       saving = saving.then(() => this.#store.setWaiting(task, list)).catch(() => {});
     };
-    const unwatch = approvals.watch(sessionKey, {
+    const watch = new ChatApprovals(approvals, sessionKey, {
       requested: (approval) => {
         // The store keeps the oldest few; a flood is not held in memory either.
         if (waiting.has(approval.id) || waiting.size >= MAX_WAITING) return;
@@ -323,8 +324,9 @@ export class TaskRunner {
       },
     });
     return {
+      onRunId: watch.onRunId,
       stop: async () => {
-        unwatch();
+        watch.stop();
         if (waiting.size > 0) {
           waiting.clear();
           save();

@@ -11,7 +11,7 @@ import { chatArgs } from "./args.ts";
 import type { Usage } from "../gateway/reply.ts";
 import { defineTool, type Tool } from "./tool.ts";
 import { throttle } from "../throttle.ts";
-import type { Approval } from "../gateway/approvals.ts";
+import { type Approval, ChatApprovals } from "../gateway/approvals.ts";
 
 /** Progress notifications are sent at most this often. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -111,7 +111,7 @@ export function chatTool(
         context.progress(chars + notices, progressTail(text));
       });
       const notify = (message: string) => context.progress(chars + ++notices, message);
-      const unwatch = sessionKey && client.approvals?.watch(sessionKey, {
+      const approvals = new ChatApprovals(client.approvals, sessionKey, {
         requested: (approval) => notify(approvalNotice(client.instance.name, approval)),
         resolved: (id, decision) =>
           notify(
@@ -125,6 +125,7 @@ export function chatTool(
           agent: args.agent,
           signal: context.signal,
           onDelta: (_delta, text) => progress.push(text),
+          onRunId: approvals.onRunId,
         });
         return {
           structured: chatStructured({
@@ -135,7 +136,7 @@ export function chatTool(
           text: result.reply,
         };
       } finally {
-        if (unwatch) unwatch();
+        approvals.stop();
         progress.stop();
       }
     },

@@ -316,6 +316,32 @@ Deno.test({
       );
 
       await t.step(
+        "approvals: a task without session_id is tied to its request by the gateway's run id",
+        async () => {
+          const task = await call(s, "openclaw_chat_async", {
+            message: "no session [[exec:echo runid-run]]",
+          });
+          const id = (task.structuredContent as { task_id: string }).task_id;
+          const waiting = await waitFor(
+            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
+            (v) =>
+              v.waiting_for_approval !== null || v.status !== "running" && v.status !== "pending",
+            "waiting_for_approval",
+          );
+          const request = waiting.waiting_for_approval as Record<string, unknown>;
+          assert.ok(request, `the task waits: ${JSON.stringify(waiting)}`);
+          assert.match(String(request.summary), /echo runid-run/);
+          await call(s, "openclaw_approval_respond", { id: request.id, decision: "allow-once" });
+          const done = await waitFor(
+            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
+            (v) => v.status !== "running" && v.status !== "pending",
+            "the task to end",
+          );
+          assert.match(String(done.reply), /TOOL RAN[\s\S]*runid-run/);
+        },
+      );
+
+      await t.step(
         "approvals: openclaw_chat says in its progress that it waits; a deny reaches the claw",
         async () => {
           const updates: string[] = [];

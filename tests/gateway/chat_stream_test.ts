@@ -113,3 +113,18 @@ Deno.test("chat stream: a character split across network chunks arrives whole; t
   const wide = stream([delta("€".repeat(400)), "[DONE]"]);
   assert.equal(await codeOf(read(wide, 1_000)), "gateway_bad_reply");
 });
+
+Deno.test("chat stream: the completion's id (the gateway's run id) is told once, as soon as a chunk names it", async () => {
+  using call = new GatewayCall({ instance, fetch, maxReplyBytes: 10_000 });
+  const ids: string[] = [];
+  await readChatStream(
+    stream([
+      delta("a", { id: "chatcmpl-1" }),
+      delta("b", { id: "chatcmpl-1" }),
+      { choices: [{ delta: {}, finish_reason: "stop" }] },
+      "[DONE]",
+    ]),
+    { call, onRunId: (id) => ids.push(id) },
+  );
+  assert.deepEqual(ids, ["chatcmpl-1"]);
+});

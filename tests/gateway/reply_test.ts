@@ -35,6 +35,7 @@ Deno.test("reply: a completion reads its first choice, with defaults", () => {
 Deno.test("reply: a chunk gives its deltas in order and its last finish reason", () => {
   assert.deepEqual(
     parseChunk({
+      id: "chatcmpl-1",
       model: "m",
       choices: [
         { delta: { content: "a" } },
@@ -42,9 +43,10 @@ Deno.test("reply: a chunk gives its deltas in order and its last finish reason",
         { delta: { content: "b" }, finish_reason: "stop" },
       ],
     }),
-    { model: "m", usage: null, deltas: ["a", "b"], finishReason: "stop" },
+    { id: "chatcmpl-1", model: "m", usage: null, deltas: ["a", "b"], finishReason: "stop" },
   );
   assert.deepEqual(parseChunk({ usage: { total_tokens: 5 } }), {
+    id: undefined,
     model: undefined,
     usage: { total_tokens: 5 },
     deltas: [],

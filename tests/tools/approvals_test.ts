@@ -247,3 +247,38 @@ Deno.test("approvals: another conversation's approval is not this task's wait", 
   );
   for (const id of [...s.gateway.approvals.pending.keys()]) s.gateway.approvals.resolve(id, "deny");
 });
+
+Deno.test("approvals: without a session_id, a task and a chat are tied to their requests by the gateway's run id", async () => {
+  await using s = await setup();
+  const { task_id } = await s.call("openclaw_chat_async", { message: "[approval:df -h]" }, ALICE);
+  const waiting = await s.statusWhen(
+    task_id,
+    (v) => v.waiting_for_approval !== null,
+    "waiting_for_approval",
+  );
+  const request = waiting.waiting_for_approval as Structured;
+  assert.equal(request.summary, "df -h");
+  // A second, unrelated run's request is not this task's.
+  const notices: string[] = [];
+  const chat = s.call(
+    "openclaw_chat",
+    { message: "[approval:uptime]" },
+    ALICE,
+    (_p, message) => notices.push(message),
+  );
+  await until(
+    () => notices.find((m) => m.startsWith("Waiting for approval")),
+    (v) => v !== undefined,
+    "the chat's notice",
+  );
+  assert.match(notices.join("\n"), /to run: uptime/);
+  assert.doesNotMatch(notices.join("\n"), /df -h/);
+  const again = await s.call("openclaw_task_status", { task_id }, ALICE);
+  assert.equal((again.waiting_for_approval as Structured).summary, "df -h");
+  for (const [id, pending] of s.gateway.approvals.pending) {
+    s.gateway.approvals.resolve(id, pending.request.command === "uptime" ? "allow-once" : "deny");
+  }
+  assert.match(String((await chat).reply), /\[approved allow-once: ran uptime\]$/);
+  const done = await s.statusWhen(task_id, (v) => v.status === "completed", "completion");
+  assert.match(String(done.reply), /\[denied: df -h\]$/);
+});
