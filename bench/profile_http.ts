@@ -19,7 +19,8 @@
  */
 import { TestGateway } from "../testing/test_gateway.ts";
 import { GatewayClient } from "../src/gateway/client.ts";
-import { baseEnv, INITIALIZE, MAIN } from "../testing/spawn.ts";
+import { MAIN } from "../testing/spawn.ts";
+import { bareSession, serveHttp } from "./served_http.ts";
 import { connectV2Http, type V2Session } from "../testing/v2_client.ts";
 
 const era = Deno.args[0] === "modern" ? "modern" : "legacy";
@@ -40,77 +41,16 @@ interface Served {
 }
 
 async function serve(main: string, profile: boolean): Promise<Served> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []),
-      main,
-      "--transport",
-      "http",
-      "--port",
-      "0",
-    ],
-    env: {
-      ...baseEnv(),
-      OPENCLAW_URL: gateway.url,
-      OPENCLAW_GATEWAY_TOKEN: "test-token",
-      MCP_RATE_LIMIT: "0",
-    },
-    clearEnv: true,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let err = "";
-  let url = "";
-  while (!url) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(err);
-    err += value;
-    url = /"event":"listening","url":"([^"]+)"/.exec(err)?.[1] ?? "";
-  }
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
+  const { child, url } = await serveHttp(main, {
+    gatewayUrl: gateway.url,
+    profileDir: profile ? dir : undefined,
+  });
   const session = await connectV2Http(`${url}/mcp`, { era });
   const call = bare
     ? await bareSession(url)
     : (i: number) =>
       session.client.callTool({ name: "openclaw_chat", arguments: { message: `p ${i}` } });
   return { main, child, session, call, samples: [], ticks: [0, 0] };
-}
-
-/** A 2025-11-25 session over bare `fetch`: its call function. */
-async function bareSession(url: string): Promise<(i: number) => Promise<unknown>> {
-  const post = async (body: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${url}/mcp`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...headers,
-      },
-      body: JSON.stringify(body),
-    });
-    return { response, text: await response.text() };
-  };
-  const init = await post(INITIALIZE);
-  const session = {
-    "mcp-session-id": init.response.headers.get("mcp-session-id")!,
-    "mcp-protocol-version": "2025-11-25",
-  };
-  await post({ jsonrpc: "2.0", method: "notifications/initialized" }, session);
-  return async (i) => {
-    const { text } = await post({
-      jsonrpc: "2.0",
-      id: i,
-      method: "tools/call",
-      params: { name: "openclaw_chat", arguments: { message: `p ${i}` } },
-    }, session);
-    if (!text.includes('"result"')) throw new Error(text);
-  };
 }
 
 /** The process's CPU time [user, system] in clock ticks of 10 ms. */
