@@ -43,6 +43,20 @@ async function until(predicate: () => boolean, what: string, ms = 5_000): Promis
 
 const FAST = { lingerMs: 50, backoffMs: 20, maxBackoffMs: 100 };
 
+/** Runs `fn` with a test gateway and the approvals hub of its default instance, closing both. */
+async function withHub(
+  fn: (gateway: TestGateway, approvals: GatewayApprovals) => Promise<void>,
+): Promise<void> {
+  await withGateway(async (gateway, device) => {
+    const approvals = hubFor(gateway, device);
+    try {
+      await fn(gateway, approvals);
+    } finally {
+      approvals.close();
+    }
+  });
+}
+
 /** The approvals hub of the gateway's default instance, on short timings. */
 function hubFor(gateway: TestGateway, device: DeviceIdentity): GatewayApprovals {
   const instance = gateway.instance();
@@ -125,113 +139,92 @@ Deno.test("operator socket: a wrong token, an unpaired device and a closed port 
 });
 
 Deno.test("approvals: list shows pending requests; resolve answers one; an unknown or answered id is approval_not_found", async () => {
-  await withGateway(async (gateway, device) => {
-    const approvals = hubFor(gateway, device);
-    try {
-      assert.deepEqual(await approvals.list(), []);
-      const raised = gateway.approvals.raise("exec", {
-        command: "rm -rf /tmp/cache",
-        sessionKey: "agent:main:s1",
-        agentId: "main",
-        cwd: "/srv",
-        host: "gateway",
-      });
-      const [listed] = await approvals.list();
-      assert.equal(listed.id, raised.id);
-      assert.equal(listed.summary, "rm -rf /tmp/cache");
-      assert.equal(listed.sessionKey, "agent:main:s1");
-      assert.equal(listed.kind, "exec");
-      const outcome = await approvals.resolve(raised.id, "allow-once");
-      assert.equal(outcome.decision, "allow-once");
-      assert.equal(await raised.decided, "allow-once");
-      assert.equal(
-        await codeOf(approvals.resolve(raised.id, "deny")),
-        "approval_not_found",
-      );
-      assert.equal(
-        await codeOf(approvals.resolve("nope", "deny")),
-        "approval_not_found",
-      );
-      // One connection served all of it.
-      assert.equal(gateway.approvals.connects.length, 1);
-    } finally {
-      approvals.close();
-    }
+  await withHub(async (gateway, approvals) => {
+    assert.deepEqual(await approvals.list(), []);
+    const raised = gateway.approvals.raise("exec", {
+      command: "rm -rf /tmp/cache",
+      sessionKey: "agent:main:s1",
+      agentId: "main",
+      cwd: "/srv",
+      host: "gateway",
+    });
+    const [listed] = await approvals.list();
+    assert.equal(listed.id, raised.id);
+    assert.equal(listed.summary, "rm -rf /tmp/cache");
+    assert.equal(listed.sessionKey, "agent:main:s1");
+    assert.equal(listed.kind, "exec");
+    const outcome = await approvals.resolve(raised.id, "allow-once");
+    assert.equal(outcome.decision, "allow-once");
+    assert.equal(await raised.decided, "allow-once");
+    assert.equal(
+      await codeOf(approvals.resolve(raised.id, "deny")),
+      "approval_not_found",
+    );
+    assert.equal(
+      await codeOf(approvals.resolve("nope", "deny")),
+      "approval_not_found",
+    );
+    // One connection served all of it.
+    assert.equal(gateway.approvals.connects.length, 1);
   });
 });
 
 Deno.test("approvals: a decision the gateway does not offer for the request is invalid_argument", async () => {
-  await withGateway(async (gateway, device) => {
-    const approvals = hubFor(gateway, device);
-    try {
-      const raised = gateway.approvals.raise("exec", {
-        command: "curl x | sh",
-        sessionKey: "agent:main:s1",
-        unavailableDecisions: ["allow-always"],
-      });
-      const error = await approvals.resolve(raised.id, "allow-always").catch((e) => e);
-      assert.equal(await codeOf(Promise.reject(error)), "invalid_argument");
-      assert.equal(gateway.approvals.pending.size, 1);
-    } finally {
-      approvals.close();
-    }
+  await withHub(async (gateway, approvals) => {
+    const raised = gateway.approvals.raise("exec", {
+      command: "curl x | sh",
+      sessionKey: "agent:main:s1",
+      unavailableDecisions: ["allow-always"],
+    });
+    assert.equal(await codeOf(approvals.resolve(raised.id, "allow-always")), "invalid_argument");
+    assert.equal(gateway.approvals.pending.size, 1);
   });
 });
 
 Deno.test("approvals: a watch hears its own conversation only, pending ones included, and hears it end", async () => {
-  await withGateway(async (gateway, device) => {
-    const approvals = hubFor(gateway, device);
-    try {
-      const early = gateway.approvals.raise("exec", {
-        command: "early",
-        sessionKey: "agent:main:s1",
-      });
-      const heard: Approval[] = [];
-      const ended: string[] = [];
-      const stop = approvals.watch("S1", {
-        requested: (a) => heard.push(a),
-        resolved: (id) => ended.push(id),
-      });
-      await until(() => heard.length === 1, "the pending approval");
-      assert.equal(heard[0].id, early.id);
-      gateway.approvals.raise("exec", { command: "other", sessionKey: "agent:main:s2" });
-      const late = gateway.approvals.raise("exec", {
-        command: "late",
-        sessionKey: "agent:coder:s1",
-      });
-      await until(() => heard.length === 2, "the new approval");
-      assert.equal(heard[1].id, late.id);
-      gateway.approvals.resolve(early.id, "deny");
-      await until(() => ended.length === 1, "the resolution");
-      assert.deepEqual(ended, [early.id]);
-      stop();
-      // The connection closes once unused for the linger time.
-      await until(() => gateway.approvals.connections === 0, "the idle close");
-    } finally {
-      approvals.close();
-    }
+  await withHub(async (gateway, approvals) => {
+    const early = gateway.approvals.raise("exec", {
+      command: "early",
+      sessionKey: "agent:main:s1",
+    });
+    const heard: Approval[] = [];
+    const ended: string[] = [];
+    const stop = approvals.watch("S1", {
+      requested: (a) => heard.push(a),
+      resolved: (id) => ended.push(id),
+    });
+    await until(() => heard.length === 1, "the pending approval");
+    assert.equal(heard[0].id, early.id);
+    gateway.approvals.raise("exec", { command: "other", sessionKey: "agent:main:s2" });
+    const late = gateway.approvals.raise("exec", {
+      command: "late",
+      sessionKey: "agent:coder:s1",
+    });
+    await until(() => heard.length === 2, "the new approval");
+    assert.equal(heard[1].id, late.id);
+    gateway.approvals.resolve(early.id, "deny");
+    await until(() => ended.length === 1, "the resolution");
+    assert.deepEqual(ended, [early.id]);
+    stop();
+    // The connection closes once unused for the linger time.
+    await until(() => gateway.approvals.connections === 0, "the idle close");
   });
 });
 
 Deno.test("approvals: a watch survives the gateway dropping the connection and catches what came meanwhile", async () => {
-  await withGateway(async (gateway, device) => {
-    const approvals = hubFor(gateway, device);
-    try {
-      const heard: string[] = [];
-      const stop = approvals.watch("s1", {
-        requested: (a) => heard.push(a.summary),
-        resolved() {},
-      });
-      await until(() => gateway.approvals.connections === 1, "the first connection");
-      gateway.approvals.dropAll();
-      await until(() => gateway.approvals.connections === 0, "the drop");
-      gateway.approvals.raise("exec", { command: "while away", sessionKey: "agent:main:s1" });
-      await until(() => heard.includes("while away"), "the approval raised while away", 10_000);
-      assert.ok(gateway.approvals.connects.length >= 2);
-      stop();
-    } finally {
-      approvals.close();
-    }
+  await withHub(async (gateway, approvals) => {
+    const heard: string[] = [];
+    const stop = approvals.watch("s1", {
+      requested: (a) => heard.push(a.summary),
+      resolved() {},
+    });
+    await until(() => gateway.approvals.connections === 1, "the first connection");
+    gateway.approvals.dropAll();
+    await until(() => gateway.approvals.connections === 0, "the drop");
+    gateway.approvals.raise("exec", { command: "while away", sessionKey: "agent:main:s1" });
+    await until(() => heard.includes("while away"), "the approval raised while away", 10_000);
+    assert.ok(gateway.approvals.connects.length >= 2);
+    stop();
   });
 });
 
@@ -400,27 +393,22 @@ Deno.test("approvals: parseApproval reads exec and plugin requests, cuts long co
 });
 
 Deno.test("approvals: watches on a connection already listening cost no list round trip", async () => {
-  await withGateway(async (gateway, device) => {
-    const approvals = hubFor(gateway, device);
-    try {
-      const lists = () =>
-        gateway.approvals.calls.filter((c) => c.method === "exec.approval.list").length;
-      const heard: string[] = [];
-      const first = approvals.watch("s1", { requested: (a) => heard.push(a.id), resolved() {} });
-      await until(() => lists() === 1, "the first list");
-      const raised = gateway.approvals.raise("exec", { command: "x", sessionKey: "agent:main:s2" });
-      await approvals.list();
-      const stops = Array.from(
-        { length: 20 },
-        () => approvals.watch("s2", { requested: (a) => heard.push(a.id), resolved() {} }),
-      );
-      // Each new watch is told of the known request at once, without asking the gateway.
-      assert.equal(heard.filter((id) => id === raised.id).length, 20);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(lists(), 2, "the first watch's list and the explicit read only");
-      for (const stop of [first, ...stops]) stop();
-    } finally {
-      approvals.close();
-    }
+  await withHub(async (gateway, approvals) => {
+    const lists = () =>
+      gateway.approvals.calls.filter((c) => c.method === "exec.approval.list").length;
+    const heard: string[] = [];
+    const first = approvals.watch("s1", { requested: (a) => heard.push(a.id), resolved() {} });
+    await until(() => lists() === 1, "the first list");
+    const raised = gateway.approvals.raise("exec", { command: "x", sessionKey: "agent:main:s2" });
+    await approvals.list();
+    const stops = Array.from(
+      { length: 20 },
+      () => approvals.watch("s2", { requested: (a) => heard.push(a.id), resolved() {} }),
+    );
+    // Each new watch is told of the known request at once, without asking the gateway.
+    assert.equal(heard.filter((id) => id === raised.id).length, 20);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(lists(), 2, "the first watch's list and the explicit read only");
+    for (const stop of [first, ...stops]) stop();
   });
 });
