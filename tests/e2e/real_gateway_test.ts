@@ -272,6 +272,16 @@ Deno.test({
         }
       };
 
+      const ended = (v: Record<string, unknown>) =>
+        v.status !== "running" && v.status !== "pending";
+      /** The task's status once `ok` holds. */
+      const taskWhen = (id: string, ok: (v: Record<string, unknown>) => boolean, what: string) =>
+        waitFor(
+          async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
+          ok,
+          what,
+        );
+
       await t.step(
         "approvals: a task's command waits; its status shows the request; the owner allows it and the claw runs it",
         async () => {
@@ -280,10 +290,9 @@ Deno.test({
             session_id: "appr-1",
           });
           const id = (task.structuredContent as { task_id: string }).task_id;
-          const waiting = await waitFor(
-            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
-            (v) =>
-              v.waiting_for_approval !== null || v.status !== "running" && v.status !== "pending",
+          const waiting = await taskWhen(
+            id,
+            (v) => v.waiting_for_approval !== null || ended(v),
             "waiting_for_approval",
           );
           const request = waiting.waiting_for_approval as Record<string, unknown>;
@@ -299,11 +308,7 @@ Deno.test({
             decision: "allow-once",
           });
           assert.equal(answer.structuredContent!.accepted, true, JSON.stringify(answer));
-          const done = await waitFor(
-            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
-            (v) => v.status !== "running" && v.status !== "pending",
-            "the task to end",
-          );
+          const done = await taskWhen(id, ended, "the task to end");
           assert.equal(done.status, "completed", JSON.stringify(done.error));
           assert.match(String(done.reply), /TOOL RAN[\s\S]*approved-run/);
           assert.equal(done.waiting_for_approval, null);
@@ -322,21 +327,16 @@ Deno.test({
             message: "no session [[exec:echo runid-run]]",
           });
           const id = (task.structuredContent as { task_id: string }).task_id;
-          const waiting = await waitFor(
-            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
-            (v) =>
-              v.waiting_for_approval !== null || v.status !== "running" && v.status !== "pending",
+          const waiting = await taskWhen(
+            id,
+            (v) => v.waiting_for_approval !== null || ended(v),
             "waiting_for_approval",
           );
           const request = waiting.waiting_for_approval as Record<string, unknown>;
           assert.ok(request, `the task waits: ${JSON.stringify(waiting)}`);
           assert.match(String(request.summary), /echo runid-run/);
           await call(s, "openclaw_approval_respond", { id: request.id, decision: "allow-once" });
-          const done = await waitFor(
-            async () => (await call(s, "openclaw_task_status", { task_id: id })).structuredContent!,
-            (v) => v.status !== "running" && v.status !== "pending",
-            "the task to end",
-          );
+          const done = await taskWhen(id, ended, "the task to end");
           assert.match(String(done.reply), /TOOL RAN[\s\S]*runid-run/);
         },
       );
