@@ -16,6 +16,16 @@ import { withServedApp } from "../helpers/served_app.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
+/** Runs `fn` with a fresh test gateway, closed afterwards. */
+async function withTestGateway(fn: (gateway: TestGateway) => Promise<void>): Promise<void> {
+  const gateway = await TestGateway.start();
+  try {
+    await fn(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
 const PASSWORD = "approvals-owner-password";
 const TOKEN = "approvals-static-token-0123456789";
 const CLIENT = {
@@ -109,8 +119,7 @@ Deno.test(
   "operator approvals: the access matrix of POST /operator/approvals, OAuth on",
   opts,
   async () => {
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp(
         { env: { ...gatewayEnv(gateway.url), ...OAUTH_ENV } },
         async ({ url, logs }) => {
@@ -256,9 +265,7 @@ Deno.test(
           assert.equal(gateway.approvals.resolutions.length, 2);
         },
       );
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
@@ -266,8 +273,7 @@ Deno.test(
   "operator approvals: the snapshot lists a raised approval and drops it once answered",
   opts,
   async () => {
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp(
         { env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN } },
         async ({ url }) => {
@@ -320,9 +326,7 @@ Deno.test(
           await until(() => snapshot(url, BEARER), (s) => approvalsOf(s).total === 0, "dropped");
         },
       );
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
@@ -330,8 +334,7 @@ Deno.test(
   "operator approvals: bad fields are refused with coded errors naming the field",
   opts,
   async () => {
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp(
         { env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN } },
         async ({ url }) => {
@@ -423,9 +426,7 @@ Deno.test(
           assert.equal(gateway.approvals.pending.size, 1);
         },
       );
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
@@ -433,8 +434,7 @@ Deno.test(
   "operator approvals: off, the section says so and the route refuses; unpaired, a line says why",
   opts,
   async () => {
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp(
         {
           env: { ...gatewayEnv(gateway.url), MCP_OWNER_TOKENS: TOKEN, OPENCLAW_APPROVALS: "off" },
@@ -476,9 +476,7 @@ Deno.test(
           assert.equal(gateway.approvals.connects.length, connects);
         },
       );
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
@@ -487,8 +485,7 @@ Deno.test(
   opts,
   async () => {
     const OTHER = "approvals-other-token-0123456789";
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp(
         {
           env: { ...gatewayEnv(gateway.url), MCP_AUTH_TOKENS: OTHER, MCP_OWNER_TOKENS: TOKEN },
@@ -535,9 +532,7 @@ Deno.test(
           assert.equal(gateway.approvals.pending.size, 1, "still pending");
         },
       );
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
@@ -545,8 +540,7 @@ Deno.test(
   "operator approvals: without authentication the loopback page's token and Origin are required",
   opts,
   async () => {
-    const gateway = await TestGateway.start();
-    try {
+    await withTestGateway(async (gateway) => {
       await withServedApp({ env: gatewayEnv(gateway.url) }, async ({ url }) => {
         const csrf = await pageCsrf(url, {});
         const pending = raise(gateway, "echo hi");
@@ -563,9 +557,7 @@ Deno.test(
         assert.equal(got.status, 200);
         assert.equal(await pending.decided, "allow-once");
       });
-    } finally {
-      await gateway.close();
-    }
+    });
   },
 );
 
