@@ -1,5 +1,6 @@
 /**
- * Small cryptographic helpers for OAuth: random tokens, hashes for storage,
+ * Small cryptographic helpers (OAuth, the operator page, session keys, the
+ * gateway device identity): encodings, random tokens, hashes for storage,
  * PKCE S256, and constant-time comparison.
  *
  * @module
@@ -8,10 +9,24 @@ import { timingSafeEqual } from "node:crypto";
 
 const encoder = new TextEncoder();
 
-function base64url(bytes: Uint8Array): string {
+/** Bytes as base64url without padding. */
+export function base64url(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The bytes of base64url (or base64) text, padded or not. */
+export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(
+    atob(text.replace(/-/g, "+").replace(/_/g, "/")),
+    (ch) => ch.charCodeAt(0),
+  );
+}
+
+/** Bytes as lowercase hex. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A random, URL-safe token with `bytes` of entropy. */
@@ -26,7 +41,7 @@ export async function sha256Bytes(text: string): Promise<Uint8Array> {
 
 /** SHA-256 of `text`, hex: how tokens and secrets are stored. */
 export async function sha256Hex(text: string): Promise<string> {
-  return [...await sha256Bytes(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(await sha256Bytes(text));
 }
 
 /** The PKCE S256 challenge of a verifier: base64url(SHA-256(verifier)). */

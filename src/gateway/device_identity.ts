@@ -12,6 +12,8 @@
  * @module
  */
 
+import { base64url, fromBase64url, hex } from "../auth/crypto.ts";
+
 /** KV key of the stored identity. */
 export const DEVICE_KEY: Deno.KvKey = ["gateway_device", "v1"];
 
@@ -34,23 +36,9 @@ interface StoredIdentity {
   createdAt: number;
 }
 
-/** Bytes → base64url without padding. */
-export function base64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-async function hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+/** SHA-256 of `bytes`, lowercase hex. */
+async function sha256HexOf(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }
 
 async function generate(now: number): Promise<StoredIdentity> {
@@ -60,22 +48,22 @@ async function generate(now: number): Promise<StoredIdentity> {
   ]) as CryptoKeyPair;
   const privateKey = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: base64Url(privateKey), publicKey: base64Url(publicKey), createdAt: now };
+  return { privateKey: base64url(privateKey), publicKey: base64url(publicKey), createdAt: now };
 }
 
 async function fromStored(stored: StoredIdentity): Promise<DeviceIdentity> {
   const key = await crypto.subtle.importKey(
     "pkcs8",
-    fromBase64Url(stored.privateKey),
+    fromBase64url(stored.privateKey),
     { name: "Ed25519" },
     false,
     ["sign"],
   );
   return {
-    id: await hex(fromBase64Url(stored.publicKey)),
+    id: await sha256HexOf(fromBase64url(stored.publicKey)),
     publicKey: stored.publicKey,
     sign: async (payload) =>
-      base64Url(
+      base64url(
         new Uint8Array(
           await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(payload)),
         ),
@@ -152,7 +140,7 @@ export async function verifyDeviceSignature(
   try {
     const key = await crypto.subtle.importKey(
       "raw",
-      fromBase64Url(publicKey),
+      fromBase64url(publicKey),
       { name: "Ed25519" },
       false,
       ["verify"],
@@ -160,7 +148,7 @@ export async function verifyDeviceSignature(
     return await crypto.subtle.verify(
       { name: "Ed25519" },
       key,
-      fromBase64Url(signature),
+      fromBase64url(signature),
       new TextEncoder().encode(payload),
     );
   } catch {
@@ -170,5 +158,5 @@ export async function verifyDeviceSignature(
 
 /** The device id of a raw base64url public key. */
 export async function deviceIdOf(publicKey: string): Promise<string> {
-  return await hex(fromBase64Url(publicKey));
+  return await sha256HexOf(fromBase64url(publicKey));
 }

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { hex } from "../auth/crypto.ts";
 import { BridgeError } from "../errors.ts";
 
 /** Starts every namespaced key (`mcp-<principal digest>:<session_id>`), so they are told from OpenClaw's own. */
@@ -88,7 +89,7 @@ async function digest(principal: string): Promise<string> {
   const bytes = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(principal)),
   );
-  return [...bytes.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(bytes.slice(0, 8));
 }
 
 /**

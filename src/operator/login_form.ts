@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { randomToken, safeEqual } from "../auth/crypto.ts";
+import { fromBase64url, randomToken, safeEqual } from "../auth/crypto.ts";
 import { retryBusy } from "../tasks/kv_retry.ts";
 
 /** How long a login form may be answered: 10 minutes. */
@@ -102,10 +102,7 @@ export class LoginForms {
         // Another replica stored its key first: use that one.
         if (!result.ok) continue;
       }
-      const bytes = Uint8Array.from(
-        atob(secret.replace(/-/g, "+").replace(/_/g, "/")),
-        (ch) => ch.charCodeAt(0),
-      );
+      const bytes = fromBase64url(secret);
       return await crypto.subtle.importKey(
         "raw",
         bytes,
