@@ -21,15 +21,13 @@ import {
 } from "../gateway/approvals.ts";
 import type { GatewayClient } from "../gateway/client.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
-import { defineTool, instanceArg, plainText, type Tool } from "./tool.ts";
+import { defineTool, instanceArg, isoTime, plainText, type Tool } from "./tool.ts";
 
 /** Who may list and answer approvals. */
 export interface ApprovalAccess {
   /** Whether `principal` is the owner. */
   isOwner(principal: string): Promise<boolean> | boolean;
 }
-
-const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
 
 /** One approval as both tools show it. */
 export const approvalEntry = z.object({
@@ -56,8 +54,8 @@ export function toApprovalEntry(approval: Approval): z.output<typeof approvalEnt
     cwd: approval.cwd,
     host: approval.host,
     decisions: DECISIONS.filter((d) => !approval.unavailable.includes(d)),
-    requested_at: iso(approval.createdAt),
-    expires_at: iso(approval.expiresAt),
+    requested_at: isoTime(approval.createdAt),
+    expires_at: isoTime(approval.expiresAt),
   };
 }
 

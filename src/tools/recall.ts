@@ -18,7 +18,7 @@ import { conversationNotFound } from "../gateway/client.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { GATEWAY_LIST_MAX, type HistoryMessage } from "../gateway/recall.ts";
 import { namespacePrefix } from "../gateway/session_key.ts";
-import { defineTool, instanceArg, plainText, type Tool } from "./tool.ts";
+import { defineTool, instanceArg, isoTime, plainText, type Tool } from "./tool.ts";
 import { SESSION_ID_PATTERN } from "./args.ts";
 
 /** Most conversations or messages one call returns. */
@@ -66,10 +66,6 @@ export function capText(text: string, max = MAX_MESSAGE_TEXT): [string, boolean]
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
   return [text.slice(0, end) + TRUNCATION_MARKER, true];
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
 /** `agent:<id>:<rest>` → `<rest>`; other keys unchanged. */
@@ -136,7 +132,7 @@ export function sessionsTool(gateways: GatewayRegistry, access: RecallAccess): T
           title: row.title === null ? null : capText(row.title, 200)[0],
           agent: row.agent,
           channel: row.channel,
-          last_activity: iso(row.updatedAt),
+          last_activity: isoTime(row.updatedAt),
           last_message_preview: row.lastMessagePreview === null
             ? null
             : capText(row.lastMessagePreview, 500)[0],
@@ -273,7 +269,7 @@ function toEntry(message: HistoryMessage): z.output<typeof historyEntry> {
   return {
     role: message.role,
     text,
-    time: iso(message.timestamp),
+    time: isoTime(message.timestamp),
     truncated,
     attachments: message.attachments.map((a) => ({
       type: a.type,

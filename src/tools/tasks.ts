@@ -19,9 +19,8 @@ import {
 } from "../tasks/store.ts";
 import { agentArg, messageArg, sessionArg } from "./args.ts";
 import { approvalEntry, toApprovalEntry } from "./approvals.ts";
-import { defineTool, instanceArg, type Tool } from "./tool.ts";
+import { defineTool, instanceArg, isoTime, type Tool } from "./tool.ts";
 
-const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
 const statusEnum = z.enum(STATUSES as [string, ...string[]]);
 const taskIdArg = z.string().min(1, "task_id is empty")
   .max(MAX_TASK_ID_CHARS, `task_id is longer than ${MAX_TASK_ID_CHARS} characters`)
@@ -50,9 +49,9 @@ function summary(task: TaskRecord) {
     session_id: task.sessionId,
     agent: task.agent,
     priority: task.priority,
-    created_at: iso(task.createdAt)!,
-    started_at: iso(task.startedAt),
-    finished_at: iso(task.finishedAt),
+    created_at: isoTime(task.createdAt)!,
+    started_at: isoTime(task.startedAt),
+    finished_at: isoTime(task.finishedAt),
     attempt: task.attempt,
     error: task.error,
   };

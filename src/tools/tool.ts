@@ -82,6 +82,11 @@ export const instanceArg: z.ZodOptional<z.ZodString> = z.string().max(63).descri
   "Gateway instance name (see openclaw_instances); default instance when omitted",
 ).optional();
 
+/** Epoch ms as ISO 8601; null for null or a time that is not finite (e.g. from a gateway). */
+export function isoTime(ms: number | null): string | null {
+  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+}
+
 /** Formats an error for the text channel. */
 export function errorText(error: BridgeError): string {
   return `Error [${error.code}]: ${error.message}${error.hint ? `\nHint: ${error.hint}` : ""}`;
