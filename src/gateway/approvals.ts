@@ -21,6 +21,7 @@ import { z } from "zod";
 import { BridgeError } from "../errors.ts";
 import type { Instance } from "../config.ts";
 import type { DeviceIdentity } from "./device_identity.ts";
+import { withoutAgent } from "./session_key.ts";
 import { GatewayRpcError, GatewaySocket } from "./gateway_socket.ts";
 
 /** What a person may answer. */
@@ -156,7 +157,7 @@ export function parseApprovalList(kind: ApprovalKind, payload: unknown): Approva
 
 /** `agent:<id>:<rest>` → `<rest>`, lowercased: how a session key is compared. */
 export function sessionPart(key: string): string {
-  return (/^agent:[^:]+:(.*)$/s.exec(key)?.[1] ?? key).toLowerCase();
+  return withoutAgent(key).toLowerCase();
 }
 
 /** What a watch follows: a conversation (lowercased session part) or one agent run. */

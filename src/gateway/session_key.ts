@@ -93,6 +93,14 @@ async function digest(principal: string): Promise<string> {
 }
 
 /**
+ * The gateway's session key without its agent: `agent:<id>:<rest>` →
+ * `<rest>` (the key the bridge sent); any other key unchanged.
+ */
+export function withoutAgent(key: string): string {
+  return /^agent:[^:]+:(.*)$/s.exec(key)?.[1] ?? key;
+}
+
+/**
  * The prefix of every key namespaced for `principal`: `mcp-<16 hex>:`. The
  * recall tools show a non-owner only the conversations under it.
  */

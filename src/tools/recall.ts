@@ -17,7 +17,7 @@ import { z } from "zod";
 import { conversationNotFound } from "../gateway/client.ts";
 import type { GatewayRegistry } from "../gateway/registry.ts";
 import { GATEWAY_LIST_MAX, type HistoryMessage } from "../gateway/recall.ts";
-import { namespacePrefix } from "../gateway/session_key.ts";
+import { namespacePrefix, withoutAgent } from "../gateway/session_key.ts";
 import { defineTool, instanceArg, isoTime, plainText, type Tool } from "./tool.ts";
 import { SESSION_ID_PATTERN } from "./args.ts";
 
@@ -66,11 +66,6 @@ export function capText(text: string, max = MAX_MESSAGE_TEXT): [string, boolean]
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
   return [text.slice(0, end) + TRUNCATION_MARKER, true];
-}
-
-/** `agent:<id>:<rest>` → `<rest>`; other keys unchanged. */
-function withoutAgent(key: string): string {
-  return /^agent:[^:]+:(.*)$/s.exec(key)?.[1] ?? key;
 }
 
 /** The caller's view: owner or not, and its namespace prefix. */
