@@ -169,6 +169,11 @@ function concerns(key: WatchKey, approval: Approval): boolean {
   return approval.sessionKey !== null && sessionPart(approval.sessionKey) === key.session;
 }
 
+/** What a use of a closed hub (the server shutting down) fails with. */
+function shuttingDown(): BridgeError {
+  return new BridgeError("cancelled", "The server is shutting down.", "");
+}
+
 /** The error for an id the gateway does not hold as pending. */
 export function approvalNotFound(instance: string, id: string): BridgeError {
   return new BridgeError(
@@ -322,7 +327,7 @@ export class GatewayApprovals {
     signal: AbortSignal | undefined,
     work: (socket: GatewaySocket) => Promise<T>,
   ): Promise<T> {
-    if (this.#closed) throw new BridgeError("cancelled", "The server is shutting down.", "");
+    if (this.#closed) throw shuttingDown();
     this.#users++;
     this.#cancelLinger();
     try {
@@ -367,7 +372,7 @@ export class GatewayApprovals {
       if (this.#closed) {
         // Shut down while connecting: nobody will close it later.
         socket.close();
-        throw new BridgeError("cancelled", "The server is shutting down.", "");
+        throw shuttingDown();
       }
       socket.onEvent((event, payload) => this.#onEvent(event, payload));
       socket.closed.then(() => this.#onClosed(socket));

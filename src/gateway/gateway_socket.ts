@@ -16,7 +16,7 @@ import { BridgeError } from "../errors.ts";
 import type { Instance } from "../config.ts";
 import { VERSION } from "../version.ts";
 import { deviceAuthPayload, type DeviceIdentity } from "./device_identity.ts";
-import { badReplyError, unreachableError } from "./errors.ts";
+import { abortedError, badReplyError, unreachableError } from "./errors.ts";
 
 /** The protocol version we speak. */
 export const PROTOCOL_VERSION = 4;
@@ -143,6 +143,15 @@ export function handshakeError(
   );
 }
 
+/** An open connection that ended: `gateway_disconnected`, saying how. */
+function socketLost(instance: Instance, how: string): BridgeError {
+  return new BridgeError(
+    "gateway_disconnected",
+    `The gateway for instance "${instance.name}" ${how}.`,
+    "Retry; if it keeps happening, check the gateway's log.",
+  );
+}
+
 function clip(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > 300 ? flat.slice(0, 300) + "…" : flat;
@@ -234,7 +243,7 @@ export class GatewaySocket {
               `The gateway for instance "${instance.name}" did not complete the WebSocket handshake within ${instance.timeoutMs} ms.`,
               "Check the gateway's log; raise OPENCLAW_TIMEOUT_MS if it is slow to start.",
             )
-            : new BridgeError("cancelled", "The request was cancelled.", "");
+            : abortedError(instance, false);
         }
         if (ended) throw ended;
         await new Promise<void>((resolve) => wake = resolve);
@@ -357,7 +366,7 @@ export class GatewaySocket {
       };
       const onAbort = () => {
         settle();
-        reject(new BridgeError("cancelled", "The request was cancelled.", ""));
+        reject(abortedError(this.#instance, false));
       };
       const timer = setTimeout(() => {
         settle();
@@ -403,11 +412,7 @@ export class GatewaySocket {
     const limit = tickMs * 3;
     this.#watchdog = setInterval(() => {
       if (Date.now() - this.#lastHeard > limit) {
-        this.#closeReason = new BridgeError(
-          "gateway_disconnected",
-          `The gateway for instance "${this.#instance.name}" went silent on its WebSocket.`,
-          "Retry; if it keeps happening, check the gateway's log.",
-        );
+        this.#closeReason = socketLost(this.#instance, "went silent on its WebSocket");
         this.close();
       }
     }, Math.min(tickMs, 30_000));
@@ -447,11 +452,7 @@ export class GatewaySocket {
   }
 
   #closedError(): BridgeError {
-    return this.#closeReason ?? new BridgeError(
-      "gateway_disconnected",
-      `The WebSocket to the gateway for instance "${this.#instance.name}" closed.`,
-      "Retry; if it keeps happening, check the gateway's log.",
-    );
+    return this.#closeReason ?? socketLost(this.#instance, "closed its WebSocket");
   }
 
   #failAll(): void {
