@@ -633,3 +633,41 @@ Deno.test("mcp tasks, modern: another owner's, unknown and malformed ids are -32
     await m.close();
   }
 });
+
+// ---------------------------------------------------------------------------
+// Both eras: a running task that waits on an approval says so.
+
+Deno.test("mcp tasks: a running task waiting on an approval says which in statusMessage, in both eras", async () => {
+  await using f = await storeFixture();
+  const running = await f.running();
+  await f.store.setWaiting(running, [{
+    id: "appr-1",
+    kind: "exec",
+    summary: "rm -rf /tmp/cache",
+    sessionKey: "agent:main:s1",
+    agent: "main",
+    cwd: null,
+    host: null,
+    unavailable: [],
+    createdAt: null,
+    expiresAt: null,
+  }]);
+  const expected = "Waiting for approval appr-1: rm -rf /tmp/cache";
+  const s = await legacySession(f);
+  const m = modernEndpoint(f);
+  try {
+    const legacy = resultOf(await s.request("tasks/get", { taskId: running.id }));
+    assert.equal(legacy.status, "working");
+    assert.equal(legacy.statusMessage, expected);
+    const modern = resultOf(await m.request("tasks/get", { taskId: running.id }));
+    assert.equal(modern.status, "working");
+    assert.equal(modern.statusMessage, expected);
+    // Once the wait is cleared, the line goes with it.
+    await f.store.setWaiting(running, []);
+    const after = resultOf(await s.request("tasks/get", { taskId: running.id }));
+    assert.equal(after.statusMessage, undefined);
+  } finally {
+    await s.close();
+    await m.close();
+  }
+});
