@@ -27,6 +27,11 @@ import { GatewayRpcError, GatewaySocket } from "./gateway_socket.ts";
 /** What a person may answer. */
 export const DECISIONS = ["allow-once", "allow-always", "deny"] as const;
 
+/** A `decision` argument or form field: one of {@linkcode DECISIONS}, refused with a message naming them. */
+export const decisionArg = z.enum(DECISIONS, {
+  error: `decision must be one of ${DECISIONS.join(", ")}`,
+});
+
 /** One of {@linkcode DECISIONS}. */
 export type Decision = typeof DECISIONS[number];
 
@@ -112,7 +117,8 @@ const MAX_KNOWN = 1_000;
 /** Longest summary shown (characters); a longer command is cut with "…". */
 export const MAX_SUMMARY_CHARS = 2_000;
 
-function cut(text: string, max: number): string {
+/** `text` cut to `max` characters, the last one "…" when cut (approval texts, here and on the operator page). */
+export function cut(text: string, max: number): string {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 

@@ -33,7 +33,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { safeEqual } from "../auth/crypto.ts";
 import { parseFields, readForm } from "../auth/form.ts";
-import { DECISIONS } from "../gateway/approvals.ts";
+import { decisionArg } from "../gateway/approvals.ts";
 import { BridgeError, type ErrorBody, toBridgeError } from "../errors.ts";
 import { errorResponse } from "../http/error_response.ts";
 import { originMatches } from "../http/guards.ts";
@@ -104,7 +104,7 @@ function text(name: string, max: number) {
 const AnswerForm = z.object({
   instance: text("instance", 100),
   id: text("id", MAX_FIELD),
-  decision: z.enum(DECISIONS, { error: `decision must be one of ${DECISIONS.join(", ")}` }),
+  decision: decisionArg,
   csrf: z.string().max(128).optional(),
 });
 

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { type Approval, type Decision, DECISIONS } from "../gateway/approvals.ts";
+import { type Approval, cut, type Decision, DECISIONS } from "../gateway/approvals.ts";
 import type { HealthStatus } from "../gateway/health.ts";
 import type { NamedReport, ProbeCache } from "../gateway/probe_cache.ts";
 import type { TaskRecord, TaskStatus, TaskStore } from "../tasks/store.ts";
@@ -403,10 +403,6 @@ export function approvalView(approval: Approval, scrub: (text: string) => string
     requestedAt: approval.createdAt,
     expiresAt: approval.expiresAt,
   };
-}
-
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}\u2026` : text;
 }
 
 /**

@@ -16,6 +16,7 @@ import { BridgeError } from "../errors.ts";
 import {
   type Approval,
   type Decision,
+  decisionArg,
   DECISIONS,
   type GatewayApprovals,
 } from "../gateway/approvals.ts";
@@ -108,9 +109,7 @@ export function approvalRespondTool(gateways: GatewayRegistry, access: ApprovalA
     input: z.object({
       id: plainText("id").trim().min(1, "id is empty").max(512, "id is longer than 512 characters")
         .describe("The approval's id from openclaw_approvals"),
-      decision: z.enum(DECISIONS, {
-        error: `decision must be one of ${DECISIONS.join(", ")}`,
-      }),
+      decision: decisionArg,
       instance: instanceArg,
     }).strict(),
     output: z.object({
